@@ -1,0 +1,1 @@
+"""Readers for official checkpoints (MatConvNet .mat, PyTorch .pth) and our variables files."""

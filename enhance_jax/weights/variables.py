@@ -1,0 +1,50 @@
+"""Model variables files: a Flax variables dict ({'params': ..., 'batch_stats': ...})
+saved as an Orbax checkpoint directory. `import_weights` writes them; configs
+point `init_checkpoint` at them; `evaluate`/`enhance` read them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+
+def save_variables(path: str | os.PathLike, variables: dict, force: bool = True) -> Path:
+  """Writes `variables` (a pytree of arrays) to the directory `path` (atomic)."""
+  path = Path(path).resolve()
+  variables = jax.tree.map(np.asarray, variables)
+  with ocp.StandardCheckpointer() as ckptr:
+    ckptr.save(path, variables, force=force)
+  return path
+
+
+def load_variables(path: str | os.PathLike) -> dict:
+  """Reads a variables directory written by `save_variables` as numpy arrays."""
+  path = Path(path).resolve()
+  if not path.exists():
+    raise FileNotFoundError(f"{path}: no such variables checkpoint "
+                            "(run `python -m enhance_jax.import_weights` or train first).")
+  with ocp.StandardCheckpointer() as ckptr:
+    restored = ckptr.restore(path)
+  return jax.tree.map(np.asarray, restored)
+
+
+def check_shapes(expected: dict, got: dict, source: str) -> None:
+  """Raises ValueError listing every parameter whose path or shape differs."""
+  flat_e = {jax.tree_util.keystr(k): np.shape(v)
+            for k, v in jax.tree_util.tree_flatten_with_path(expected)[0]}
+  flat_g = {jax.tree_util.keystr(k): np.shape(v)
+            for k, v in jax.tree_util.tree_flatten_with_path(got)[0]}
+  problems = []
+  for k in sorted(set(flat_e) | set(flat_g)):
+    if k not in flat_g:
+      problems.append(f"{k}: missing (expected {flat_e[k]})")
+    elif k not in flat_e:
+      problems.append(f"{k}: unexpected (shape {flat_g[k]})")
+    elif flat_e[k] != flat_g[k]:
+      problems.append(f"{k}: shape {flat_g[k]}, expected {flat_e[k]}")
+  if problems:
+    raise ValueError(f"{source}: does not fit the model; " + "; ".join(problems))
