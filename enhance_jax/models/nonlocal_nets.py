@@ -1,0 +1,195 @@
+"""Non-local operations: `NonLocalBlock`, a DnCNN with a non-local block, and NLRN.
+
+References: Wang et al., "Non-local Neural Networks", CVPR 2018 (embedded
+Gaussian block); Liu et al., "Non-Local Recurrent Network for Image
+Restoration", NeurIPS 2018 (NLRN). All tensors are NHWC float32.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from enhance_jax.models import layers
+from enhance_jax.models.registry import register
+
+_NEG = -1e9  # logit given to padded (invalid) key positions
+
+
+def _to_windows(x: jax.Array, wh: int, ww: int) -> jax.Array:
+  """(B, H, W, C) with H % wh == W % ww == 0 -> (B * nh * nw, wh * ww, C)."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // wh, wh, w // ww, ww, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b * (h // wh) * (w // ww), wh * ww, c)
+
+
+def _from_windows(x: jax.Array, b: int, h: int, w: int, wh: int, ww: int) -> jax.Array:
+  """Inverse of `_to_windows`: (B * nh * nw, wh * ww, C) -> (B, H, W, C)."""
+  c = x.shape[-1]
+  x = x.reshape(b, h // wh, w // ww, wh, ww, c).transpose(0, 1, 3, 2, 4, 5)
+  return x.reshape(b, h, w, c)
+
+
+def _pool2(x: jax.Array, valid: jax.Array, wh: int, ww: int):
+  """2x2 max-pool inside each window of (Bw, wh*ww, C) features.
+
+  Invalid (padded) positions never win the max; a pooled position is valid if
+  any of its 2x2 inputs is. Odd window sides are padded with invalid positions.
+  Returns the pooled features (Bw, ceil(wh/2)*ceil(ww/2), C) and validity.
+  """
+  bw, _, c = x.shape
+  x = x.reshape(bw, wh, ww, c)
+  v = jnp.broadcast_to(valid.reshape(-1, wh, ww, 1), (bw, wh, ww, 1))
+  ph, pw = wh % 2, ww % 2
+  x = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)))
+  v = jnp.pad(v, ((0, 0), (0, ph), (0, pw), (0, 0)))
+  h2, w2 = (wh + ph) // 2, (ww + pw) // 2
+  x = jnp.where(v, x, -jnp.inf).reshape(bw, h2, 2, w2, 2, c).max(axis=(2, 4))
+  v = v.reshape(bw, h2, 2, w2, 2, 1).any(axis=(2, 4))
+  x = jnp.where(v, x, 0.0)
+  return x.reshape(bw, h2 * w2, c), v.reshape(bw, h2 * w2)
+
+
+class NonLocalBlock(nn.Module):
+  """Embedded-Gaussian non-local block with a residual connection.
+
+  z = x + W(softmax_j(theta(x_i) . phi(x_j) [+ corr]) g(x_j)), with theta/phi/g
+  1x1 convs to `inter_channels` (default C/2) and W a 1x1 conv back to C whose
+  kernel (and bias) start at zero, so the block is the identity at init. With
+  `use_output_proj=False` there is no W and g maps straight to C with a zero
+  init (NLRN's variant). `norm` (e.g. 'batch') is applied after W.
+
+  `window=None` attends over all H*W positions (memory O((HW)^2)); an int q
+  restricts attention to non-overlapping q x q windows (the image is
+  zero-padded to a multiple of q and padded keys are masked out), which keeps
+  memory at O(HW q^2). `subsample=True` 2x2 max-pools phi and g (inside each
+  window). No 1/sqrt(d) scaling, as in Wang et al.
+
+  Correlation propagation (NLRN): `corr` (Bw, Nq, Nk) pre-softmax logits from a
+  previous call are added to this call's logits; with `return_corr=True` the
+  block returns (z, logits + corr) so the caller can pass them on. The same
+  input size, window and subsampling must be used between calls.
+
+  x: (B, H, W, C) float32 (features, any range) -> (B, H, W, C).
+  """
+  inter_channels: int | None = None
+  window: int | None = None
+  subsample: bool = False
+  use_output_proj: bool = True
+  norm: str | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, corr: jax.Array | None = None, *, train: bool = False,
+               return_corr: bool = False):
+    b, h, w, c = x.shape
+    ci = self.inter_channels or max(c // 2, 1)
+    theta = nn.Conv(ci, (1, 1), name="theta")(x)
+    phi = nn.Conv(ci, (1, 1), name="phi")(x)
+    if self.use_output_proj:
+      g = nn.Conv(ci, (1, 1), name="g")(x)
+    else:
+      g = nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros, name="g")(x)
+
+    if self.window is None:
+      wh, ww, hp, wp = h, w, h, w
+    else:
+      wh = ww = int(self.window)
+      hp, wp = -(-h // wh) * wh, -(-w // ww) * ww
+    pad = ((0, 0), (0, hp - h), (0, wp - w), (0, 0))
+    valid = jnp.pad(jnp.ones((1, h, w, 1), bool), pad)
+    theta, phi, g = (_to_windows(jnp.pad(t, pad), wh, ww) for t in (theta, phi, g))
+    kvalid = _to_windows(valid, wh, ww)[..., 0]  # (nh*nw, wh*ww)
+    kvalid = jnp.tile(kvalid, (b, 1))
+    if self.subsample:
+      phi, _ = _pool2(phi, kvalid, wh, ww)
+      g, kvalid = _pool2(g, kvalid, wh, ww)
+
+    logits = jnp.einsum("bqc,bkc->bqk", theta, phi)
+    if corr is not None:
+      logits = logits + corr
+    attn = jax.nn.softmax(jnp.where(kvalid[:, None, :], logits, _NEG), axis=-1)
+    y = jnp.einsum("bqk,bkc->bqc", attn, g)
+    y = _from_windows(y, b, hp, wp, wh, ww)[:, :h, :w]
+    if self.use_output_proj:
+      y = nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros, name="W")(y)
+    y = layers.normalization(self.norm, train)(y)
+    z = x + y
+    return (z, logits) if return_corr else z
+
+
+@register("nonlocal_cnn")
+class NonLocalCNN(nn.Module):
+  """DnCNN-style residual denoiser with a `NonLocalBlock` after layer depth // 2.
+
+  conv-act, (depth - 2) x conv-norm-act (the non-local block sits in the
+  middle), conv to C; returns x - predicted noise.
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, C), unclipped.
+  """
+  features: int = 64
+  depth: int = 17
+  normalization: str | None = "batch"
+  activation: str = "relu"
+  nl_window: int | None = None
+  nl_subsample: bool = False
+  nl_inter_channels: int | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    act = layers.activation(self.activation)
+    use_bias = self.normalization in (None, "none", "")
+    h = act(nn.Conv(self.features, (3, 3), name="conv_in")(x))
+    for i in range(1, self.depth - 1):
+      h = nn.Conv(self.features, (3, 3), use_bias=use_bias, name=f"conv{i}")(h)
+      h = act(layers.normalization(self.normalization, train)(h))
+      if i == self.depth // 2:
+        h = NonLocalBlock(self.nl_inter_channels, self.nl_window, self.nl_subsample,
+                          name="nonlocal")(h, train=train)
+    noise = nn.Conv(x.shape[-1], (3, 3), name="conv_out")(h)
+    return x - noise
+
+
+@register("nlrn")
+class NLRN(nn.Module):
+  """Non-Local Recurrent Network (Liu et al. 2018), following the authors' code.
+
+  norm(x) -> conv3x3 to `features` = y; s_0 = y; for t in 1..steps:
+    s_t = y + conv_b(act(norm(conv_a(norm(NL(act(norm(s_{t-1})), corr_{t-1}))))))
+  then norm-act-conv3x3 to C, added to x (residual learning of the noise).
+  The non-local block (theta/phi to `inter_channels`, g straight to `features`
+  zero-initialised, no W) and the convs are shared across steps; the norm
+  layers are not (as in the authors' TensorFlow code). Correlation propagation:
+  the pre-softmax logits of step t-1 are added to those of step t
+  (`propagate_corr=False` disables it). The non-local attention is restricted
+  to non-overlapping `window` x `window` windows (the paper's q x q
+  neighbourhood is a sliding one around each pixel; the non-overlapping
+  windows are our simplification; `window=None` = whole image).
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, C), unclipped.
+  """
+  features: int = 128
+  steps: int = 12
+  inter_channels: int = 64
+  window: int | None = 45
+  normalization: str | None = "batch"
+  activation: str = "relu"
+  input_norm: bool = True
+  propagate_corr: bool = True
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    act = layers.activation(self.activation)
+    norm = lambda name: layers.normalization(self.normalization, train)
+    h = norm("in")(x) if self.input_norm else x
+    y = nn.Conv(self.features, (3, 3), name="conv_in")(h)
+    nl = NonLocalBlock(self.inter_channels, self.window, use_output_proj=False, name="nonlocal")
+    conv_a = nn.Conv(self.features, (3, 3), name="conv_a")
+    conv_b = nn.Conv(self.features, (3, 3), name="conv_b")
+    s, corr = y, None
+    for _ in range(self.steps):
+      h = act(norm("a")(s))
+      h, new_corr = nl(h, corr, train=train, return_corr=True)
+      corr = new_corr if self.propagate_corr else None
+      h = conv_a(norm("b")(h))
+      h = conv_b(act(norm("c")(h)))
+      s = h + y
+    r = nn.Conv(x.shape[-1], (3, 3), name="conv_out")(act(norm("out")(s)))
+    return x + r
