@@ -1,0 +1,59 @@
+"""DnCNN (Zhang et al., TIP 2017): a plain conv stack predicting the noise residual.
+
+conv+act, (depth-2) x [conv, norm, act], conv; output = input - net(input).
+Defaults are the paper's DnCNN-S (17 layers, 64 features, BatchNorm, convs
+without bias: 556,032 parameters for gray). The official MatConvNet release has
+BN folded into conv biases: use `normalization="none", use_bias=True`.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+
+from enhance_jax.models import layers
+from enhance_jax.models.registry import register
+
+
+@register("dncnn")
+class DnCNN(nn.Module):
+  """x: NHWC float32 in [0, 1] (noisy) -> NHWC float32 (denoised, not clipped).
+
+  Attributes:
+    depth: number of conv layers (17 for DnCNN-S, 20 for -B / CDnCNN-B / DnCNN-3).
+    features: width of the hidden convs.
+    kernel_size: spatial kernel side (zero 'same' padding).
+    normalization: normalization of the middle layers ('batch', 'none', ...).
+    activation: `layers.activation` name.
+    use_bias: conv biases (False in the paper/SaoYan, True in MatConvNet/KAIR).
+    residual: True = predict the noise (output = x - net(x)); False = predict the clean image.
+    out_channels: output channels (default: input channels).
+  """
+  depth: int = 17
+  features: int = 64
+  kernel_size: int = 3
+  normalization: str = "batch"
+  activation: str = "relu"
+  use_bias: bool = False
+  residual: bool = True
+  out_channels: int | None = None
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
+    del extra
+    if self.depth < 2:
+      raise ValueError(f"dncnn: depth must be >= 2, got {self.depth}.")
+    out_ch = self.out_channels or x.shape[-1]
+    act = layers.activation(self.activation)
+    k = (self.kernel_size, self.kernel_size)
+    h = act(nn.Conv(self.features, k, padding="SAME", use_bias=self.use_bias, name="conv0")(x))
+    for i in range(1, self.depth - 1):
+      h = nn.Conv(self.features, k, padding="SAME", use_bias=self.use_bias, name=f"conv{i}")(h)
+      h = act(layers.normalization(self.normalization, train)(h))
+    h = nn.Conv(out_ch, k, padding="SAME", use_bias=self.use_bias,
+                name=f"conv{self.depth - 1}")(h)
+    if self.residual:
+      if out_ch != x.shape[-1]:
+        raise ValueError(f"dncnn: residual needs out_channels == input channels "
+                         f"({out_ch} != {x.shape[-1]}).")
+      return x - h
+    return h
