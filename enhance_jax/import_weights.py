@@ -1,0 +1,82 @@
+"""Converts official pretrained weights into our variables checkpoints.
+
+  python -m enhance_jax.import_weights --model=dncnn_s25 [--source_dir=...] [--output_dir=...]
+  python -m enhance_jax.import_weights --model=all
+  python -m enhance_jax.import_weights --list
+
+Each model NAME is written to `output_dir/NAME` (`weights.variables.save_variables`),
+which the configs in experiments/configs/pretrained/ use as `init_checkpoint`.
+Every requested model is read and checked first; nothing is written unless
+all of them load.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from absl import app, flags, logging
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Pretrained model name, a comma-separated list, or 'all'.")
+flags.DEFINE_string("source_dir", None, "Folder of the official weight files "
+                    "(default: shared_data_dir()/weights).")
+flags.DEFINE_string("output_dir", None, "Where to write the variables "
+                    "(default: $ENHANCE_JAX_WEIGHTS or ./weights).")
+flags.DEFINE_bool("list", False, "List the importable models and exit.")
+
+
+def default_output_dir() -> Path:
+  return Path(os.environ.get("ENHANCE_JAX_WEIGHTS", "weights"))
+
+
+def run(models: list[str], source_dir: str | os.PathLike | None,
+        output_dir: str | os.PathLike) -> list[Path]:
+  """Imports `models`; returns the written paths. Raises on the first bad model, writing nothing."""
+  from enhance_jax.weights import importers, variables  # pylint: disable=g-import-not-at-top
+  loaded = {name: importers.load(name, source_dir) for name in models}
+  output_dir = Path(output_dir)
+  written = []
+  for name, v in loaded.items():
+    written.append(variables.save_variables(output_dir / name, v))
+  return written
+
+
+def main(argv):
+  del argv
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  from enhance_jax.weights import importers  # pylint: disable=g-import-not-at-top
+  if FLAGS.list:
+    for name in importers.names():
+      spec = importers.PRETRAINED[name]
+      print(f"{name:20s} {spec.description}  [{', '.join(spec.files)}]")
+    return 0
+  if not FLAGS.model:
+    print("import_weights: error: --model is required (a name, a comma list or 'all'; "
+          "see --list).", file=sys.stderr)
+    return 2
+  models = importers.names() if FLAGS.model == "all" else [
+      m.strip() for m in FLAGS.model.split(",") if m.strip()]
+  unknown = [m for m in models if m not in importers.PRETRAINED]
+  if unknown:
+    print(f"import_weights: error: unknown model(s) {', '.join(unknown)}; "
+          f"known: {', '.join(importers.names())}.", file=sys.stderr)
+    return 2
+  output_dir = FLAGS.output_dir or default_output_dir()
+  try:
+    written = run(models, FLAGS.source_dir, output_dir)
+  except (FileNotFoundError, ValueError, KeyError, OSError) as e:
+    msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+    print(f"import_weights: error: {msg}", file=sys.stderr)
+    return 1
+  for path in written:
+    print(f"wrote {path}")
+  return 0
+
+
+def _entry():
+  app.run(lambda argv: sys.exit(main(argv)))
+
+
+if __name__ == "__main__":
+  _entry()

@@ -1,0 +1,213 @@
+"""Classic restoration nets: DnCNN, FFDNet, SRCNN, sub-pixel SR, Zero-DCE (tiny shapes, CPU)."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from enhance_jax import models
+from enhance_jax.models import ffdnet as ffdnet_lib
+from enhance_jax.models import sr as sr_lib
+from enhance_jax.models import zerodce as zerodce_lib
+
+
+def _count(tree) -> int:
+  return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(tree))
+
+
+def _conv(k, cin, cout, bias=True) -> int:
+  return k * k * cin * cout + (cout if bias else 0)
+
+
+def _init_shapes(model, x, **extra):
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), x, **extra))
+
+
+# name, kwargs, input shape, extra inputs, expected output shape
+CASES = [
+    ("dncnn", dict(depth=5, features=8), (2, 7, 9, 1), {}, (2, 7, 9, 1)),
+    ("dncnn", dict(depth=4, features=8, normalization="none", use_bias=True), (1, 5, 11, 3), {},
+     (1, 5, 11, 3)),
+    ("ffdnet", dict(depth=4, features=8), (2, 7, 9, 1), {"noise_level": jnp.array([0.1, 0.2])},
+     (2, 7, 9, 1)),
+    ("ffdnet", dict(depth=3, features=8), (1, 6, 5, 3), {"noise_level": jnp.array([0.05])},
+     (1, 6, 5, 3)),
+    ("srcnn", dict(features=(8, 4)), (1, 11, 13, 3), {}, (1, 11, 13, 3)),
+    ("srcnn", dict(kernel_sizes=(9, 1, 5), features=(8, 4), padding="zero"), (2, 7, 9, 1), {},
+     (2, 7, 9, 1)),
+    ("subpixel_sr", dict(scale=3, features=8, num_blocks=2), (1, 5, 7, 3), {}, (1, 15, 21, 3)),
+    ("subpixel_sr", dict(scale=2, features=8, num_blocks=0, activation="tanh"), (2, 5, 3, 1), {},
+     (2, 10, 6, 1)),
+    ("zerodce", dict(features=8), (1, 7, 9, 3), {}, (1, 7, 9, 3)),
+]
+
+
+@pytest.mark.parametrize("name,kwargs,shape,extra,out_shape", CASES)
+def test_shapes_jit_grad(name, kwargs, shape, extra, out_shape):
+  model = models.get(name, **kwargs)
+  x = jax.random.uniform(jax.random.key(1), shape)
+  variables = model.init(jax.random.key(0), x, **extra)
+  y = jax.jit(lambda v, x: model.apply(v, x, **extra))(variables, x)
+  assert y.shape == out_shape and y.dtype == jnp.float32
+  assert np.all(np.isfinite(np.asarray(y)))
+
+  def loss(params):
+    out = model.apply({**variables, "params": params}, x, **extra)
+    return jnp.mean(out ** 2)
+
+  grads = jax.jit(jax.grad(loss))(variables["params"])
+  norms = [float(jnp.linalg.norm(g)) for g in jax.tree.leaves(grads)]
+  assert all(np.isfinite(norms)) and sum(norms) > 0
+
+
+def test_param_counts_match_papers():
+  g = jnp.zeros((1, 8, 8, 1))
+  c = jnp.zeros((1, 8, 8, 3))
+  # DnCNN-S (paper): 17 convs without bias, BN (scale, bias) on the 15 middle layers.
+  v = _init_shapes(models.get("dncnn"), g)
+  expected = _conv(3, 1, 64, False) + 15 * _conv(3, 64, 64, False) + _conv(3, 64, 1, False)
+  assert _count(v["params"]) == expected + 15 * 2 * 64 == 556_032
+  assert _count(v["batch_stats"]) == 15 * 2 * 64  # SaoYan file: 557,952 elements in all
+  # MatConvNet / KAIR DnCNN-S: BN folded into conv biases.
+  v = _init_shapes(models.get("dncnn", normalization="none", use_bias=True), g)
+  assert "batch_stats" not in v
+  assert _count(v["params"]) == _conv(3, 1, 64) + 15 * _conv(3, 64, 64) + _conv(3, 64, 1) == 555_137
+  v = _init_shapes(models.get("dncnn", depth=20, normalization="none", use_bias=True), c)
+  assert _count(v["params"]) == _conv(3, 3, 64) + 18 * _conv(3, 64, 64) + _conv(3, 64, 3)
+  # FFDNet gray 15 layers 5->64..64->4, color 12 layers 13->96..96->12.
+  noise = {"noise_level": jnp.zeros((1,))}
+  v = _init_shapes(models.get("ffdnet"), g, **noise)
+  assert _count(v["params"]) == _conv(3, 5, 64) + 13 * _conv(3, 64, 64) + _conv(3, 64, 4) == 485_316
+  v = _init_shapes(models.get("ffdnet"), c, **noise)
+  assert _count(v["params"]) == _conv(3, 13, 96) + 10 * _conv(3, 96, 96) + _conv(3, 96, 12) == 852_108
+  # SRCNN 9-5-5 on Y.
+  v = _init_shapes(models.get("srcnn"), c)
+  assert _count(v["params"]) == _conv(9, 1, 64) + _conv(5, 64, 32) + _conv(5, 32, 1) == 57_281
+  # Zero-DCE (enhance_net_nopool).
+  v = _init_shapes(models.get("zerodce"), c)
+  assert _count(v["params"]) == (_conv(3, 3, 32) + 3 * _conv(3, 32, 32) + 2 * _conv(3, 64, 32)
+                                 + _conv(3, 64, 24)) == 79_416
+
+
+def _fit(model, x, target, steps=8, lr=3e-3, extra=None, mutable_bn=False):
+  extra = extra or {}
+  variables = model.init(jax.random.key(0), x, **extra)
+  params = variables["params"]
+  rest = {k: v for k, v in variables.items() if k != "params"}
+  opt = optax.adam(lr)
+  opt_state = opt.init(params)
+
+  def loss_fn(params, rest):
+    if mutable_bn:
+      out, upd = model.apply({"params": params, **rest}, x, train=True,
+                             mutable=["batch_stats"], **extra)
+      return jnp.mean((out - target) ** 2), upd
+    return jnp.mean((model.apply({"params": params, **rest}, x, **extra) - target) ** 2), rest
+
+  @jax.jit
+  def step(params, rest, opt_state):
+    (loss, rest), g = jax.value_and_grad(loss_fn, has_aux=True)(params, rest)
+    updates, opt_state = opt.update(g, opt_state, params)
+    return optax.apply_updates(params, updates), rest, opt_state, loss
+
+  losses = []
+  for _ in range(steps):
+    params, rest, opt_state, loss = step(params, rest, opt_state)
+    losses.append(float(loss))
+  return losses, rest
+
+
+def test_dncnn_learns_and_updates_batch_stats():
+  key1, key2 = jax.random.split(jax.random.key(3))
+  clean = jax.random.uniform(key1, (4, 12, 12, 1))
+  noisy = clean + 0.1 * jax.random.normal(key2, clean.shape)
+  model = models.get("dncnn", depth=4, features=8)
+  losses, rest = _fit(model, noisy, clean, mutable_bn=True)
+  assert losses[-1] < losses[0]
+  init_stats = model.init(jax.random.key(0), noisy)["batch_stats"]
+  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), rest["batch_stats"], init_stats)
+  assert max(jax.tree.leaves(moved)) > 0
+
+
+@pytest.mark.parametrize("name,kwargs,shape,extra,scale", [
+    ("ffdnet", dict(depth=4, features=8), (2, 10, 10, 1), {"noise_level": jnp.array([0.1, 0.1])}, 1),
+    ("srcnn", dict(features=(8, 4)), (2, 10, 10, 1), {}, 1),
+    ("subpixel_sr", dict(scale=2, features=8, num_blocks=1), (2, 6, 6, 3), {}, 2),
+    ("zerodce", dict(features=8), (2, 8, 8, 3), {}, 1),
+])
+def test_adam_lowers_loss(name, kwargs, shape, extra, scale):
+  k1, k2 = jax.random.split(jax.random.key(5))
+  x = jax.random.uniform(k1, shape)
+  n, h, w, c = shape
+  target = jax.random.uniform(k2, (n, h * scale, w * scale, c))
+  losses, _ = _fit(models.get(name, **kwargs), x, target, extra=extra)
+  assert losses[-1] < losses[0], losses
+
+
+def test_dncnn_residual_and_extra_inputs():
+  model = models.get("dncnn", depth=3, features=4)
+  x = jnp.full((1, 5, 5, 1), 0.5)
+  v = model.init(jax.random.key(0), x)
+  zeroed = jax.tree.map(jnp.zeros_like, v)
+  np.testing.assert_allclose(model.apply(zeroed, x), x)  # net(x) = 0 -> output = input
+  assert models.extra_inputs(model) == ()
+  assert models.extra_inputs(models.get("ffdnet")) == ("noise_level",)
+
+
+def test_ffdnet_matlab_subpixel_order():
+  x = jnp.arange(2 * 4 * 6 * 2, dtype=jnp.float32).reshape(2, 4, 6, 2)
+  sub = np.asarray(ffdnet_lib.matlab_unshuffle(x))
+  xn = np.asarray(x)
+  for c in range(2):
+    for i in range(4):  # vl_nnSubP: sub-channel i takes offset (row i%2, col i//2)
+      np.testing.assert_array_equal(sub[..., 4 * c + i], xn[:, i % 2::2, i // 2::2, c])
+  np.testing.assert_array_equal(ffdnet_lib.matlab_shuffle(jnp.asarray(sub)), x)
+
+
+def test_ffdnet_noise_map_and_odd_sizes():
+  model = models.get("ffdnet", depth=3, features=4)
+  x = jax.random.uniform(jax.random.key(0), (1, 7, 5, 1))
+  v = model.init(jax.random.key(0), x, noise_level=jnp.array([0.1]))
+  a = model.apply(v, x, noise_level=jnp.array([0.1]))
+  b = model.apply(v, x, noise_level=0.1)  # scalar broadcasts
+  c = model.apply(v, x, noise_level=jnp.array([0.3]))
+  np.testing.assert_allclose(a, b)
+  assert a.shape == x.shape and not np.allclose(a, c)
+  # Odd sizes = replicate last row/col, run, crop.
+  padded = jnp.pad(x, ((0, 0), (0, 1), (0, 1), (0, 0)), mode="edge")
+  np.testing.assert_allclose(a, model.apply(v, padded, noise_level=0.1)[:, :7, :5], atol=1e-6)
+  with pytest.raises(ValueError, match="noise_level"):
+    model.apply(v, x)
+
+
+def test_srcnn_y_path_and_replicate_padding():
+  model = models.get("srcnn", features=(8, 4))
+  rgb = jax.random.uniform(jax.random.key(0), (1, 9, 11, 3))
+  v = model.init(jax.random.key(1), rgb)
+  out = model.apply(v, rgb)
+  ycc_in, ycc_out = sr_lib.rgb_to_ycbcr(rgb), sr_lib.rgb_to_ycbcr(out)
+  np.testing.assert_allclose(ycc_out[..., 1:], ycc_in[..., 1:], atol=1e-5)  # chroma kept
+  np.testing.assert_allclose(ycc_out[..., :1], model.apply(v, ycc_in[..., :1]), atol=1e-5)
+  np.testing.assert_allclose(sr_lib.ycbcr_to_rgb(ycc_in), rgb, atol=1e-5)
+  # MATLAB rgb2ycbcr: white -> Y 235, black -> Y 16.
+  np.testing.assert_allclose(sr_lib.rgb_to_ycbcr(jnp.ones((1, 1, 1, 3)))[..., 0] * 255, 235, atol=1e-3)
+  # Replicate padding: a constant image stays constant everywhere (no zero-border effect).
+  y = model.apply(v, jnp.full((1, 12, 12, 1), 0.4))
+  np.testing.assert_allclose(y, y[0, 6, 6, 0] * jnp.ones_like(y), atol=1e-6)
+
+
+def test_zerodce_curves():
+  model = models.get("zerodce", features=8)
+  x = jax.random.uniform(jax.random.key(0), (1, 6, 7, 3))
+  v = model.init(jax.random.key(0), x)
+  out, curves = model.apply(v, x, return_curves=True)
+  assert curves.shape == (1, 6, 7, 24) and float(jnp.abs(curves).max()) <= 1
+  np.testing.assert_allclose(out, model.apply(v, x))
+  np.testing.assert_allclose(out, zerodce_lib.apply_curves(x, curves), atol=1e-6)
+  _, state = model.apply(v, x, mutable=["intermediates"])
+  np.testing.assert_allclose(state["intermediates"]["curves"][0], curves)
+  # Zero curves are the identity; r = 1 maps x -> x^2 for one step.
+  np.testing.assert_allclose(zerodce_lib.apply_curves(x, jnp.zeros_like(curves)), x)
+  np.testing.assert_allclose(zerodce_lib.apply_curves(x, jnp.ones((1, 6, 7, 3))), x ** 2, atol=1e-6)
