@@ -1,0 +1,177 @@
+"""Shared pieces of the TFDS builders: features, file helpers, the source wrapper.
+
+Every builder stores the original encoded file bytes (PNG/JPEG/BMP, never
+re-encoded unless resized) in `tfds.features.Image` features named 'target'
+and optionally 'input', plus 'name' (file stem). Examples are read back with
+`builder.as_data_source(split)` (array_record, no TensorFlow) and decoded by
+`enhance_jax.data.imageio.decode_image`, so errors name the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+from typing import Iterable
+
+import sys
+
+import numpy as np
+import tensorflow_datasets as tfds
+from etils import epath
+
+from enhance_jax.data import imageio
+from enhance_jax.data.paths import shared_subdir
+
+FILE_FORMAT = "array_record"
+
+
+class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+  """Base of our builders: array_record only, not in TFDS's global registry.
+
+  `code_path` is overridden because TFDS 4.9.10 needs the `importlib_resources`
+  backport to find it on Python >= 3.9 (an undeclared dependency); the
+  builder's `checksums.tsv` is then found beside this package's modules.
+  """
+
+  @tfds.core.utils.classproperty
+  @classmethod
+  def code_path(cls) -> epath.Path:
+    return epath.Path(sys.modules[cls.__module__].__file__)
+
+  DOWNLOADABLE = False  # True: manual_dir is optional (files are downloaded otherwise)
+
+
+def image_features(channels: int = 3, paired: bool = False,
+                   encoding: str = "png") -> tfds.features.FeaturesDict:
+  """{'target': Image, ['input': Image,] 'name': Text}; images of any H, W."""
+  img = lambda: tfds.features.Image(shape=(None, None, channels), encoding_format=encoding)  # noqa: E731
+  feats = {"target": img(), "name": tfds.features.Text()}
+  if paired:
+    feats["input"] = img()
+  return tfds.features.FeaturesDict(feats)
+
+
+def read_checked(path: str | os.PathLike) -> bytes:
+  """The bytes of an image file, after checking that it decodes (clear error naming it)."""
+  data = Path(path).read_bytes()
+  imageio.decode_image(data, str(path))
+  return data
+
+
+def list_images(folder: str | os.PathLike, what: str) -> list[Path]:
+  """Sorted image files of `folder`; a clear error naming `what` if missing/empty."""
+  try:
+    return imageio.list_images(folder)
+  except imageio.ImageReadError as e:
+    raise FileNotFoundError(f"{what}: {e}") from None
+
+
+def sha256(path: str | os.PathLike) -> str:
+  h = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      h.update(block)
+  return h.hexdigest()
+
+
+def default_manual_dir(*parts: str) -> str | None:
+  """The shared-data folder for a dataset if it exists, else None (TFDS default)."""
+  d = shared_subdir(*parts)
+  return str(d) if d.is_dir() else None
+
+
+class TfdsSource:
+  """Random-access source over a prepared builder's split (see `data.sources`).
+
+  `src[i]` -> {'target': uint8 HWC, ['input': uint8 HWC,] 'name': str}.
+  """
+
+  def __init__(self, builder: tfds.core.DatasetBuilder, split: str,
+               channels: int | None = None):
+    image_keys = [k for k, f in builder.info.features.items()
+                  if isinstance(f, tfds.features.Image)]
+    self._label = f"{builder.name}/{builder.builder_config.name + '/' if builder.builder_config else ''}{split}"
+    self._ds = builder.as_data_source(
+        split, decoders={k: tfds.decode.SkipDecoding() for k in image_keys})
+    self._image_keys = image_keys
+    self._channels = channels
+
+  def __len__(self) -> int:
+    return len(self._ds)
+
+  def __getitem__(self, index: int) -> dict:
+    record = self._ds[index]
+    name = record["name"]
+    name = name.decode() if isinstance(name, bytes) else str(name)
+    out = {"name": name}
+    for k in self._image_keys:
+      out[k] = imageio.decode_image(bytes(record[k]), f"{self._label}[{index}] {name!r} ({k})",
+                                    channels=self._channels)
+    return out
+
+  def __repr__(self) -> str:
+    return f"TfdsSource({self._label}, {len(self)} examples)"
+
+
+def load(builder_cls, split: str, channels: int | None = None, *, config=None,
+         data_dir: str | None = None, manual_dir: str | None = None,
+         split_aliases: dict[str, str] | None = None) -> TfdsSource:
+  """Builds `builder_cls` if needed (from `manual_dir`) and wraps `split`.
+
+  Args:
+    builder_cls: a `tfds.core.GeneratorBasedBuilder` subclass.
+    split: a split name (aliases mapped by `split_aliases`).
+    channels: 1 or 3 to convert on read; None keeps what is stored.
+    config: a BuilderConfig name or object (None = the builder's default).
+    data_dir: where prepared data goes (default $TFDS_DATA_DIR or ~/tensorflow_datasets).
+    manual_dir: the folder the builder reads files from.
+  """
+  split = (split_aliases or {}).get(split, split)
+  if manual_dir is not None and not (Path(manual_dir).is_dir() and any(Path(manual_dir).iterdir())):
+    if getattr(builder_cls, "DOWNLOADABLE", False):
+      manual_dir = None
+    else:
+      raise FileNotFoundError(
+          f"{builder_cls.name}: manual_dir {manual_dir} is missing or empty "
+          f"(config.data.kwargs.manual_dir). {builder_cls.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}")
+  builder = builder_cls(data_dir=data_dir, config=config, file_format=FILE_FORMAT)
+  if not builder.is_prepared():
+    dl_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
+    builder.download_and_prepare(download_config=dl_config, file_format=FILE_FORMAT)
+  splits = sorted(builder.info.splits.keys())
+  if split not in splits:
+    raise KeyError(f"Dataset {builder.name!r} ({builder.data_dir}) has no split {split!r}; "
+                   f"available: {', '.join(splits)}.")
+  return TfdsSource(builder, split, channels)
+
+
+def pairs_by_stem(inputs: Iterable[Path], targets: Iterable[Path], what: str,
+                  input_suffix: str = "") -> list[tuple[str, Path, Path]]:
+  """Matches input and target files by stem (inputs may carry `input_suffix`, e.g. 'x2').
+
+  Returns sorted [(stem, input, target)]; raises naming unmatched files.
+  """
+  ins = {p.stem[:len(p.stem) - len(input_suffix)] if input_suffix and p.stem.endswith(input_suffix)
+         else p.stem: p for p in inputs}
+  tgs = {p.stem: p for p in targets}
+  missing_in = sorted(set(tgs) - set(ins))
+  missing_tg = sorted(set(ins) - set(tgs))
+  if missing_in or missing_tg:
+    raise ValueError(f"{what}: unmatched files — targets without input: {missing_in[:10]}, "
+                     f"inputs without target: {missing_tg[:10]}.")
+  return [(s, ins[s], tgs[s]) for s in sorted(tgs, key=_natural_key)]
+
+
+def _natural_key(s: str):
+  return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", s)]
+
+
+def natural_sorted(paths: Iterable[Path]) -> list[Path]:
+  """Paths sorted by stem with numbers compared numerically ('2' < '10')."""
+  return sorted(paths, key=lambda p: _natural_key(p.stem))
+
+
+def seeded_choice(n: int, k: int, seed) -> np.ndarray:
+  """k sorted indices out of range(n), chosen by `np.random.default_rng(seed)`."""
+  return np.sort(np.random.default_rng(seed).choice(n, size=min(k, n), replace=False))
