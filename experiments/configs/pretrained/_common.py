@@ -1,0 +1,100 @@
+"""Shared builder of the pretrained-model evaluation configs in this folder.
+
+Each `<name>.py` here calls `pretrained_config(name, arg)`; NAME is a key of
+`enhance_jax.weights.importers.PRETRAINED` (model kwargs come from there, so a
+config always fits the imported weights). `init_checkpoint` defaults to
+`$ENHANCE_JAX_WEIGHTS/NAME` (else `weights/NAME`), as written by
+`python -m enhance_jax.import_weights --model=NAME`.
+
+`arg` (the text after ':' in `--config=file.py:arg`) overrides the test
+condition, e.g. "sigma=50", "sigma=50,data=set12", "scale=4".
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import ml_collections
+
+_DEFAULT = Path(__file__).resolve().parents[1] / "default.py"
+
+# Test conditions of the published numbers (MANIFEST section 5).
+DENOISE_SETS = {1: "bsd68", 3: "cbsd68"}
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """The schema with defaults: `enhance_jax.config.base_config()`, else default.py."""
+  try:
+    from enhance_jax.config import base_config as base  # pylint: disable=g-import-not-at-top
+    return base()
+  except ImportError:
+    spec = importlib.util.spec_from_file_location("_enhance_default_config", _DEFAULT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
+def parse_arg(arg: str | None) -> dict:
+  """'sigma=50,data=set12' -> {'sigma': '50', 'data': 'set12'}; a bare number means sigma/scale."""
+  out = {}
+  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
+    if "=" in part:
+      k, v = part.split("=", 1)
+      out[k.strip()] = v.strip()
+    else:
+      out["value"] = part
+  return out
+
+
+def pretrained_config(name: str, arg: str | None = None, *, task: str = "denoise",
+                      sigma: float = 25.0, scale: int = 3,
+                      clip_noise: bool = False) -> ml_collections.ConfigDict:
+  """An evaluation config for imported model `name`.
+
+  task: 'denoise' (AWGN of `sigma`, clipped to [0, 1] only with `clip_noise`,
+        full image, uint8 output),
+        'sr' (MATLAB bicubic down+up by `scale`, PSNR/SSIM on Y with `scale`
+        pixels shaved), or 'lowlight' (the LOL pairs, no degradation).
+  """
+  from enhance_jax.weights import importers  # pylint: disable=g-import-not-at-top
+  spec = importers.PRETRAINED[name]
+  opts = parse_arg(arg)
+  c = base_config()
+  c.model.name = spec.model
+  c.model.kwargs = ml_collections.ConfigDict(dict(spec.model_kwargs))
+  c.init_checkpoint = os.path.join(os.environ.get("ENHANCE_JAX_WEIGHTS", "weights"), name)
+  c.data.channels = spec.channels
+  c.data.augment = False
+  c.data.host_degrade = ""
+  c.data.eval_split = "test"
+  c.data.kwargs = ml_collections.ConfigDict()
+  c.data.scale = 1
+  c.eval.use_ema = False
+  c.eval.round_uint8 = True
+  c.train.num_steps = 0
+  c.train.batch_size = 1
+  if task == "denoise":
+    sigma = float(opts.get("sigma", opts.get("value", sigma)))
+    c.data.name = opts.get("data", DENOISE_SETS[spec.channels])
+    # Published protocol: x + σ/255·N(0,1), not clipped; output rounded to uint8; full image.
+    c.data.degrade = f"gaussian_noise(sigma={sigma:g}" + (", clip=True)" if clip_noise else ")")
+    c.eval.y_channel = False
+    c.eval.crop_border = 0
+  elif task == "sr":
+    scale = int(opts.get("scale", opts.get("value", scale)))
+    c.data.name = opts.get("data", "set5")
+    c.data.kwargs = ml_collections.ConfigDict(dict(scale=scale))  # HR crops divisible by scale
+    # SRCNN input: MATLAB bicubic down then up (float, not quantised), same size as the target.
+    c.data.degrade = f"bicubic_down(scale={scale})|bicubic_up(scale={scale})"
+    c.eval.y_channel = True
+    c.eval.crop_border = scale
+  elif task == "lowlight":
+    c.data.name = opts.get("data", "lol")
+    c.data.degrade = ""
+    c.eval.y_channel = False
+    c.eval.crop_border = 0
+  else:
+    raise ValueError(f"pretrained_config: unknown task {task!r}.")
+  c.data.patch_size = 64
+  return c

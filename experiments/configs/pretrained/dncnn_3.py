@@ -1,0 +1,15 @@
+"""DnCNN-3 on BSD68 denoising, default σ=25. Published 31.46 / 29.02 / 26.10 (σ 15/25/50).
+
+Only the denoising task is configured (SR/JPEG need a MATLAB-Y gray pipeline).
+"""
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.pretrained_config("dncnn_3", arg, task="denoise", sigma=25)

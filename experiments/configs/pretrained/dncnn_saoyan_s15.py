@@ -1,0 +1,13 @@
+"""SaoYan PyTorch DnCNN-S σ=15 (BatchNorm) on BSD68. Their README: 31.71 dB.
+"""
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.pretrained_config("dncnn_saoyan_s15", arg, task="denoise", sigma=15)

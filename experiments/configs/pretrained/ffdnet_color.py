@@ -1,0 +1,13 @@
+"""FFDNet color on CBSD68, default σ=25. Published 33.87 / 31.21 / 29.58 / 27.96 / 26.24 (σ 15/25/35/50/75).
+"""
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.pretrained_config("ffdnet_color", arg, task="denoise", sigma=25)

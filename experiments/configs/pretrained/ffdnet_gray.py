@@ -1,0 +1,13 @@
+"""FFDNet gray on BSD68, default σ=25 (noise level given to the net). Published 31.63 / 29.19 / 27.73 / 26.29 / 24.79 (σ 15/25/35/50/75).
+"""
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.pretrained_config("ffdnet_gray", arg, task="denoise", sigma=25)

@@ -1,0 +1,13 @@
+"""SRCNN 9-5-5 (ImageNet) x2 on Set5, Y channel, 2 px shaved. Published (TPAMI 2016) 36.66 (bicubic 33.66) dB.
+"""
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.pretrained_config("srcnn_955_x2", arg, task="sr", scale=2)
