@@ -1,0 +1,255 @@
+"""Tests for the non-local, MIRNet, autoencoder, pix2pix and discriminator models.
+
+Tiny shapes and widths throughout; the full-size MIRNet is only traced with
+`jax.eval_shape` (no memory, no FLOPs).
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from enhance_jax.models import autoencoders, discriminators, mirnet, nonlocal_nets, pix2pix
+from enhance_jax.models.registry import MODELS
+
+H, W = 37, 29  # odd, not divisible by any power of two
+KEY = jax.random.PRNGKey(0)
+
+
+def n_params(variables) -> int:
+  return sum(int(np.prod(a.shape)) for a in jax.tree.leaves(variables["params"]))
+
+
+def perturb(variables, scale=0.1, seed=1):
+  """Adds noise to every parameter (so zero-initialised W does something)."""
+  leaves, tree = jax.tree.flatten(variables)
+  keys = jax.random.split(jax.random.PRNGKey(seed), len(leaves))
+  return jax.tree.unflatten(
+      tree, [a + scale * jax.random.normal(k, a.shape) for a, k in zip(leaves, keys)])
+
+
+TINY = {
+    "nonlocal_cnn": dict(features=8, depth=5, nl_window=8),
+    "nlrn": dict(features=8, steps=2, inter_channels=4, window=8),
+    "mirnet": dict(n_feat=4, n_rrg=1, n_mrb=1, height=3, width=2),
+    "mirnet_small": dict(n_feat=4),
+    "dae": dict(patch=5, features=(16, 8)),
+    "pix2pix_unet": dict(features=(8, 16, 16), dilations=(2, 4)),
+}
+IN_OUT = {"pix2pix_unet": (1, 3)}
+
+
+# --------------------------------------------------------------------------- registry and shapes
+def test_registered():
+  for name in ["nonlocal_cnn", "nlrn", "mirnet", "mirnet_small", "dae", "pix2pix_unet",
+               "patchgan", "srgan_disc", "colorization_disc"]:
+    assert name in MODELS, name
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_generator_shapes_odd_size(name):
+  cin, cout = IN_OUT.get(name, (3, 3))
+  model = MODELS.get(name, **TINY[name])
+  x = jax.random.uniform(KEY, (2, H, W, cin))
+  variables = model.init(KEY, x)
+  y = model.apply(variables, x)
+  assert y.shape == (2, H, W, cout) and y.dtype == jnp.float32
+  y, _ = model.apply(variables, x, train=True, rngs={"dropout": KEY}, mutable=["batch_stats"])
+  assert y.shape == (2, H, W, cout)
+  assert bool(jnp.all(jnp.isfinite(y)))
+
+
+def test_dae_conv_mode_and_range():
+  x = jax.random.uniform(KEY, (1, H, W, 1))
+  for kw in [dict(mode="conv", features=(8, 16)), dict(patch=4, features=(8,))]:
+    model = autoencoders.DenoisingAutoencoder(**kw)
+    y = model.apply(model.init(KEY, x), x)
+    assert y.shape == x.shape and float(y.min()) >= 0.0 and float(y.max()) <= 1.0
+
+
+def test_dae_fold_is_exact_overlap_average():
+  p, r0 = 5, 2
+  x = jax.random.uniform(KEY, (1, 9, 7, 2))
+  xp = jnp.pad(x, ((0, 0), (r0, r0), (r0, r0), (0, 0)), mode="reflect")
+  patches = jnp.stack([jnp.stack([xp[:, a:a + 9, b:b + 7] for b in range(p)], 3)
+                       for a in range(p)], 3).reshape(1, 9, 7, p * p * 2)
+  folded = autoencoders.fold_patches(patches, p)[:, r0:r0 + 9, r0:r0 + 7]
+  cov = autoencoders._coverage(9, p, r0)[:, None] * autoencoders._coverage(7, p, r0)[None]
+  np.testing.assert_allclose(folded / cov[None, :, :, None], x, atol=1e-5)
+
+
+def test_discriminator_shapes():
+  x = jax.random.uniform(KEY, (2, H, W, 3))
+  gray = x.mean(-1, keepdims=True)
+  cases = [
+      (discriminators.PatchGAN(features=8), (2, 2, 1, 1)),
+      (discriminators.SRGANDiscriminator(features=4, dense=16), (2, 1, 1, 1)),
+      (discriminators.ColorizationDiscriminator(features=(4, 8, 8, 8)), (2, 1, 1, 1)),
+  ]
+  for model, shape in cases:
+    variables = model.init(KEY, x, gray)
+    assert model.apply(variables, x, gray).shape == shape
+    # Unconditional use needs its own parameters (fewer input channels).
+    assert model.apply(model.init(KEY, x), x).shape == shape
+
+
+def test_patchgan_matches_pix2pix_reference_size():
+  # The conditional 70x70 PatchGAN of pix2pix (6 input channels) has 2,768,705
+  # parameters and a 30x30 logit map for 256x256 inputs.
+  z = jnp.zeros((1, 256, 256, 3))
+  shapes = jax.eval_shape(discriminators.PatchGAN().init, KEY, z, z)
+  assert n_params(shapes) == 2_768_705
+  out = jax.eval_shape(lambda v: discriminators.PatchGAN().apply(v, z, z), shapes)
+  assert out.shape == (1, 30, 30, 1)
+
+
+# --------------------------------------------------------------------------- MIRNet size
+def test_mirnet_default_parameter_count():
+  """Paper: 31.8M. Ours: 31,787,436 (the authors' code: 31,787,419; they share
+  one PReLU across all DAUs, we give each DAU its own). Tolerance 0.1% of 31.8M."""
+  shapes = jax.eval_shape(mirnet.MIRNet().init, KEY, jnp.zeros((1, 64, 64, 3)))
+  n = n_params(shapes)
+  assert n == 31_787_436
+  assert abs(n - 31.8e6) / 31.8e6 < 1e-3
+
+
+def test_mirnet_antialias_downsample_matches_stride2_blur():
+  x = jax.random.uniform(KEY, (1, 7, 6, 2))
+  y = mirnet.antialias_downsample(x)
+  assert y.shape == (1, 4, 3, 2)
+  k = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+  xp = np.pad(np.asarray(x), ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+  ref = sum(k[i, j] * xp[:, i:i + 7:2, j:j + 6:2] for i in range(3) for j in range(3))
+  np.testing.assert_allclose(y, ref, atol=1e-6)
+
+
+# --------------------------------------------------------------------------- NonLocalBlock
+def test_nonlocal_identity_at_init():
+  x = jax.random.normal(KEY, (2, 11, 9, 8))
+  for kw in [{}, dict(window=4), dict(subsample=True), dict(use_output_proj=False)]:
+    block = nonlocal_nets.NonLocalBlock(**kw)
+    np.testing.assert_array_equal(block.apply(block.init(KEY, x), x), x)
+
+
+def test_nonlocal_permutation_equivariant():
+  x = jax.random.normal(KEY, (1, 6, 5, 8))
+  block = nonlocal_nets.NonLocalBlock()
+  variables = perturb(block.init(KEY, x))
+  perm = jax.random.permutation(jax.random.PRNGKey(3), 30)
+  permute = lambda t: t.reshape(1, 30, -1)[:, perm].reshape(t.shape)
+  y = block.apply(variables, x)
+  assert float(jnp.abs(y - x).max()) > 1e-3  # not trivially the identity
+  np.testing.assert_allclose(block.apply(variables, permute(x)), permute(y), atol=1e-5)
+
+
+@pytest.mark.parametrize("subsample", [False, True])
+def test_nonlocal_window_covering_image_equals_full(subsample):
+  x = jax.random.normal(KEY, (2, H, W, 8))
+  full = nonlocal_nets.NonLocalBlock(subsample=subsample)
+  variables = perturb(full.init(KEY, x))
+  y_full = full.apply(variables, x)
+  y_win = nonlocal_nets.NonLocalBlock(window=40, subsample=subsample).apply(variables, x)
+  np.testing.assert_allclose(y_win, y_full, atol=1e-5)
+
+
+def test_nonlocal_windows_do_not_interact():
+  x = jax.random.normal(KEY, (1, 16, 16, 4))
+  block = nonlocal_nets.NonLocalBlock(window=8)
+  variables = perturb(block.init(KEY, x))
+  x2 = x.at[:, :8, :8].add(1.0)  # change only the top-left window
+  d = jnp.abs(block.apply(variables, x2) - block.apply(variables, x))
+  assert float(d[:, :8, :8].max()) > 1e-3
+  assert float(d[:, 8:].max()) == 0.0 and float(d[:, :, 8:].max()) == 0.0
+
+
+def test_nonlocal_correlation_propagation():
+  x = jax.random.normal(KEY, (1, 10, 10, 4))
+  block = nonlocal_nets.NonLocalBlock(window=5)
+  variables = perturb(block.init(KEY, x))
+  y0, corr = block.apply(variables, x, return_corr=True)
+  assert corr.shape == (4, 25, 25)  # (B * windows, queries, keys)
+  np.testing.assert_allclose(block.apply(variables, x, jnp.zeros_like(corr)), y0, atol=1e-6)
+  y1, corr1 = block.apply(variables, x, corr, return_corr=True)
+  np.testing.assert_allclose(corr1, 2 * corr, rtol=1e-5, atol=1e-5)
+  assert float(jnp.abs(y1 - y0).max()) > 1e-4
+
+
+def test_nlrn_shares_weights_across_steps():
+  x = jnp.zeros((1, 8, 8, 1))
+  n2 = n_params(jax.eval_shape(nonlocal_nets.NLRN(features=8, steps=2).init, KEY, x))
+  n5 = n_params(jax.eval_shape(nonlocal_nets.NLRN(features=8, steps=5).init, KEY, x))
+  assert n5 - n2 == 3 * 3 * 2 * 8  # only the per-step norms (3 BNs x scale, bias)
+
+
+# --------------------------------------------------------------------------- training
+def _fit(model, x, target, steps, lr=3e-3, loss="mse", cond=None):
+  """Adam on one fixed batch; returns the losses (jit, grads through batch_stats)."""
+  args = (x,) if cond is None else (x, cond)
+  variables = model.init(KEY, *args)
+  params, state = variables["params"], {k: v for k, v in variables.items() if k != "params"}
+  tx = optax.adam(lr)
+  opt = tx.init(params)
+
+  def loss_fn(params, state):
+    out, new_state = model.apply({"params": params, **state}, *args, train=True,
+                                 rngs={"dropout": KEY}, mutable=list(state))
+    if loss == "mse":
+      value = jnp.mean((out - target) ** 2)
+    else:
+      value = optax.sigmoid_binary_cross_entropy(out, jnp.broadcast_to(target, out.shape)).mean()
+    return value, new_state
+
+  @jax.jit
+  def step(params, state, opt):
+    (value, state), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, state)
+    updates, opt = tx.update(grads, opt, params)
+    return optax.apply_updates(params, updates), state, opt, value, grads
+
+  losses = []
+  for _ in range(steps):
+    params, state, opt, value, grads = step(params, state, opt)
+    losses.append(float(value))
+  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(grads))
+  assert any(float(jnp.abs(g).max()) > 0 for g in jax.tree.leaves(grads))
+  return losses
+
+
+def _denoise_batch(c=1, size=(16, 12)):
+  clean = jax.random.uniform(KEY, (2, *size, c))
+  noisy = jnp.clip(clean + 0.1 * jax.random.normal(jax.random.PRNGKey(1), clean.shape), 0, 1)
+  return noisy, clean
+
+
+@pytest.mark.parametrize("name, kwargs, c", [
+    ("nlrn", dict(features=8, steps=2, inter_channels=4, window=6), 1),
+    ("nonlocal_cnn", dict(features=8, depth=4, nl_window=6), 1),
+    ("mirnet", dict(n_feat=4, n_rrg=1, n_mrb=1, height=2, width=2), 3),
+    ("dae", dict(mode="conv", features=(8, 16)), 1),
+])
+def test_adam_lowers_loss(name, kwargs, c):
+  noisy, clean = _denoise_batch(c)
+  losses = _fit(MODELS.get(name, **kwargs), noisy, clean, steps=8)
+  assert losses[-1] < losses[0], losses
+
+
+def test_pix2pix_adam_lowers_loss():
+  rgb = jax.random.uniform(KEY, (2, 20, 20, 3))
+  gray = rgb.mean(-1, keepdims=True)
+  model = pix2pix.Pix2PixUNet(features=(8, 16), dilations=(2,), dropout=0.5, n_dropout=1)
+  losses = _fit(model, gray, rgb, steps=8)
+  assert losses[-1] < losses[0], losses
+
+
+def test_discriminator_adam_lowers_loss():
+  real = jax.random.uniform(KEY, (4, 32, 32, 3))
+  fake = jnp.full_like(real, 0.5) + 0.05 * jax.random.normal(jax.random.PRNGKey(2), real.shape)
+  x = jnp.concatenate([real, fake])
+  labels = jnp.array([1.0] * 4 + [0.0] * 4)[:, None, None, None]
+  gray = x.mean(-1, keepdims=True)
+  for model, cond in [(discriminators.PatchGAN(features=8, n_layers=2), None),
+                      (discriminators.ColorizationDiscriminator(features=(4, 8, 8, 8)), gray)]:
+    losses = _fit(model, x, labels, steps=8, loss="bce", cond=cond)
+    assert losses[-1] < losses[0], losses
