@@ -377,3 +377,38 @@ def test_import_weights_cli(tmp_path):
   errors = [l for l in proc.stderr.splitlines() if "import_weights: error" in l]
   assert len(errors) == 1 and "sigma=25.mat not found" in errors[0], proc.stderr
   assert not (tmp_path / "out2").exists()
+
+
+def test_pretrained_configs_fit_imported_weights(monkeypatch):
+  """Every experiments/configs/pretrained/<name>.py builds the model that holds NAME's weights."""
+  import importlib.util
+  from enhance_jax import models
+  from enhance_jax.weights.variables import check_shapes
+  monkeypatch.setenv("ENHANCE_JAX_WEIGHTS", "/some/weights")
+  folder = REPO / "experiments" / "configs" / "pretrained"
+  files = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
+  assert {p.stem for p in files} == set(importers.names())
+  for path in files:
+    spec = importlib.util.spec_from_file_location(f"_cfg_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    assert c.init_checkpoint == f"/some/weights/{path.stem}"
+    model = models.get(c.model.name, **dict(c.model.kwargs))
+    x = jnp.zeros((1, 8, 8, c.data.channels))
+    extra = {k: jnp.zeros((1,)) for k in models.extra_inputs(model)}
+    shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, **extra))
+    want = importers.expected_variables(path.stem)
+    check_shapes(dict(want), dict(shapes), str(path))
+    if c.data.name in ("bsd68", "cbsd68"):
+      assert c.data.degrade.startswith("gaussian_noise(") and not c.eval.y_channel
+      assert c.eval.crop_border == 0 and c.eval.round_uint8
+    if c.model.name == "srcnn":
+      scale = c.data.kwargs.scale
+      assert c.eval.y_channel and c.eval.crop_border == scale
+      assert c.data.degrade == f"bicubic_down(scale={scale})|bicubic_up(scale={scale})"
+  spec = importlib.util.spec_from_file_location("_cfg_dncnn_b", folder / "dncnn_b.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config("sigma=50,data=set12")
+  assert c.data.name == "set12" and c.data.degrade == "gaussian_noise(sigma=50)"
