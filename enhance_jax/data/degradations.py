@@ -205,8 +205,9 @@ def _rect_mask(key, n, h, w, rects, rect_size, area, aspect) -> jax.Array:
     return jnp.zeros((n, h, w), bool)
   if area is not None:  # each rectangle covers area / count of the image
     a = _uniform(k_a, area, (n, 1)) / jnp.maximum(count[:, None], 1)
-    r = jnp.exp(_uniform(k_r, tuple(np.log(aspect)) if isinstance(aspect, (tuple, list))
-                         else float(np.log(aspect)), (n, m)))
+    log_aspect = (tuple(np.log(aspect)) if isinstance(aspect, (tuple, list))
+                  else float(np.log(aspect)))
+    r = jnp.exp(_uniform(k_r, log_aspect, (n, m)))  # log-uniform aspect ratio h / w
     fh, fw = jnp.sqrt(a * r), jnp.sqrt(a / r)
   else:
     fh, fw = _uniform(k_h, rect_size, (n, m)), _uniform(k_w, rect_size, (n, m))

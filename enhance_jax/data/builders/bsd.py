@@ -126,6 +126,7 @@ class Train400(FolderBuilder, skip_registration=True):
 
 
 def _factory(builder_cls, folder: str, doc: str):
+  """A `DATASETS` factory named `folder` (also the shared-data folder) for `builder_cls`."""
   def factory(split: str = "test", channels: int | None = None, data_dir: str | None = None,
               manual_dir: str | None = None, **unused):
     del unused
@@ -140,12 +141,12 @@ def _factory(builder_cls, folder: str, doc: str):
     data_dir: TFDS data dir for the prepared array_record files.
     manual_dir: the image folder (default: the matching shared-data folder).
   """
-  factory.__name__ = builder_cls.name
-  return factory
+  factory.__name__ = factory.__qualname__ = folder
+  return register(folder)(factory)
 
 
-bsds500 = register("bsds500")(_factory(Bsds500, "bsds500", "BSDS500 RGB: 'train' 200, 'val' 100, 'test' 200."))
-bsd68 = register("bsd68")(_factory(Bsd68, "bsd68", "BSD68 gray denoising test set: 'test' 68."))
-cbsd68 = register("cbsd68")(_factory(Cbsd68, "cbsd68", "CBSD68 colour denoising test set: 'test' 68."))
-set12 = register("set12")(_factory(Set12, "set12", "Set12 gray test set: 'test' 12."))
-train400 = register("train400")(_factory(Train400, "train400", "DnCNN Train400 gray: 'train' 400."))
+bsds500 = _factory(Bsds500, "bsds500", "BSDS500 RGB: 'train' 200, 'val' 100, 'test' 200.")
+bsd68 = _factory(Bsd68, "bsd68", "BSD68 gray denoising test set: 'test' 68.")
+cbsd68 = _factory(Cbsd68, "cbsd68", "CBSD68 colour denoising test set: 'test' 68.")
+set12 = _factory(Set12, "set12", "Set12 gray test set: 'test' 12.")
+train400 = _factory(Train400, "train400", "DnCNN Train400 gray: 'train' 400.")

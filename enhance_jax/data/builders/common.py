@@ -45,10 +45,12 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 def image_features(channels: int = 3, paired: bool = False,
                    encoding: str = "png") -> tfds.features.FeaturesDict:
   """{'target': Image, ['input': Image,] 'name': Text}; images of any H, W."""
-  img = lambda: tfds.features.Image(shape=(None, None, channels), encoding_format=encoding)  # noqa: E731
-  feats = {"target": img(), "name": tfds.features.Text()}
+  def image():
+    return tfds.features.Image(shape=(None, None, channels), encoding_format=encoding)
+
+  feats = {"target": image(), "name": tfds.features.Text()}
   if paired:
-    feats["input"] = img()
+    feats["input"] = image()
   return tfds.features.FeaturesDict(feats)
 
 
@@ -91,7 +93,8 @@ class TfdsSource:
                channels: int | None = None):
     image_keys = [k for k, f in builder.info.features.items()
                   if isinstance(f, tfds.features.Image)]
-    self._label = f"{builder.name}/{builder.builder_config.name + '/' if builder.builder_config else ''}{split}"
+    config = f"{builder.builder_config.name}/" if builder.builder_config else ""
+    self._label = f"{builder.name}/{config}{split}"
     self._ds = builder.as_data_source(
         split, decoders={k: tfds.decode.SkipDecoding() for k in image_keys})
     self._image_keys = image_keys

@@ -41,8 +41,8 @@ def select(root: Path, num_classes: int, per_class: int, seed: int) -> list[tupl
                      f"{num_classes} requested (config.data.kwargs.num_classes).")
   out = []
   for pos in common.seeded_choice(len(classes), num_classes, seed):
-    files = imageio.IMAGE_EXTENSIONS
-    files = sorted(p for p in classes[pos].iterdir() if p.suffix.lower() in files)
+    files = sorted(p for p in classes[pos].iterdir()
+                   if p.suffix.lower() in imageio.IMAGE_EXTENSIONS)
     if len(files) < per_class:
       raise ValueError(f"imagenet_subset: {classes[pos]} has {len(files)} images, "
                        f"{per_class} requested.")
