@@ -111,3 +111,278 @@ def test_vif_rgb_conversion():
     d = dist[0].astype(np.float64) @ np.asarray(w) * 255 + off
     got = float(vif.vifp(ref, dist, color=color)[0])
     np.testing.assert_allclose(got, _vifp_reference(r, d), rtol=1e-4)
+
+
+# ------------------------------------------------------- VGG / AlexNet ----
+
+from enhance_jax.metrics import alexnet, fid, lpips, vgg  # noqa: E402
+
+
+def _np_conv(x, w, b, stride=1, pad=1):
+  """Cross-correlation of NHWC float64 `x` with a PyTorch OIHW kernel."""
+  n, h, wd, _ = x.shape
+  o, _, kh, kw = w.shape
+  xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+  ho, wo = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+  out = np.zeros((n, ho, wo, o))
+  for i in range(kh):
+    for j in range(kw):
+      patch = xp[:, i:i + stride * (ho - 1) + 1:stride, j:j + stride * (wo - 1) + 1:stride]
+      out += patch @ w[:, :, i, j].T
+  return out + b
+
+
+def _np_maxpool(x, k, s):
+  n, h, w, c = x.shape
+  ho, wo = (h - k) // s + 1, (w - k) // s + 1
+  out = np.full((n, ho, wo, c), -np.inf)
+  for i in range(k):
+    for j in range(k):
+      out = np.maximum(out, x[:, i:i + s * (ho - 1) + 1:s, j:j + s * (wo - 1) + 1:s])
+  return out
+
+
+def _torch_like_state_dict(shapes, seed):
+  """name -> OIHW weight and bias, He-scaled, as torchvision stores them."""
+  rng = np.random.default_rng(seed)
+  sd = {}
+  for k, (o, i, kh, kw) in shapes.items():
+    sd[f"features.{k}.weight"] = (rng.normal(size=(o, i, kh, kw)) * np.sqrt(2 / (i * kh * kw))
+                                  ).astype(np.float32)
+    sd[f"features.{k}.bias"] = rng.normal(0, 0.1, size=o).astype(np.float32)
+  sd["classifier.0.weight"] = np.zeros((4, 4), np.float32)  # ignored
+  return sd
+
+
+def _rel_err(a, b):
+  return float(np.max(np.abs(np.float64(a) - b)) / np.max(np.abs(b)))
+
+
+def test_vgg16_torch_layout_matches_numpy():
+  idx = vgg.torch_feature_indices(16)
+  shapes, c_in = {}, 3
+  for name in vgg.conv_names(16):
+    c = vgg.CHANNELS[int(name[4]) - 1]
+    shapes[idx[name]] = (c, c_in, 3, 3)
+    c_in = c
+  sd = _torch_like_state_dict(shapes, 0)
+  params = vgg.params_from_torch(sd, 16)
+  x = np.random.default_rng(1).uniform(size=(2, 16, 16, 3))
+  got = jax.jit(lambda p, x: vgg.features(p, x, 16))(params, x.astype(np.float32))
+  h = (x - vgg.IMAGENET_MEAN) / vgg.IMAGENET_STD
+  worst = 0.0
+  for b, n in enumerate(vgg.BLOCKS[16]):
+    if b:
+      h = _np_maxpool(h, 2, 2)
+    for i in range(n):
+      name = f"{b + 1}_{i + 1}"
+      k = idx[f"conv{name}"]
+      h = np.maximum(_np_conv(h, sd[f"features.{k}.weight"].astype(np.float64),
+                              sd[f"features.{k}.bias"]), 0)
+      worst = max(worst, _rel_err(got[f"relu{name}"], h))
+  assert worst < 1e-4, worst
+  # LPIPS-style keys (net.slice{j}.{k}) give the same params.
+  sd2 = {k.replace("features.", "net.slice1."): v for k, v in sd.items()}
+  p2 = vgg.params_from_torch(sd2, 16)
+  np.testing.assert_array_equal(p2["conv5_3"]["kernel"], params["conv5_3"]["kernel"])
+
+
+def test_alexnet_torch_layout_matches_numpy():
+  shapes, c_in = {}, 3
+  for name, (c, k, _, _, t) in alexnet.LAYERS.items():
+    shapes[t] = (c, c_in, k, k)
+    c_in = c
+  sd = _torch_like_state_dict(shapes, 2)
+  params = alexnet.params_from_torch(sd)
+  x = np.random.default_rng(3).normal(size=(1, 48, 48, 3))
+  got = alexnet.AlexNet().apply({"params": params}, x.astype(np.float32))
+  h = x
+  for k, (name, (c, ks, s, p, t)) in enumerate(alexnet.LAYERS.items(), start=1):
+    if name in ("conv2", "conv3"):
+      h = _np_maxpool(h, 3, 2)
+    h = np.maximum(_np_conv(h, sd[f"features.{t}.weight"].astype(np.float64),
+                            sd[f"features.{t}.bias"], s, p), 0)
+    assert _rel_err(got[f"relu{k}"], h) < 1e-4, name
+
+
+def test_vgg_npz_roundtrip(tmp_path):
+  params = vgg.init_params(0, 16)
+  path = vgg.save_npz(tmp_path / "vgg16.npz", params)
+  back = vgg.load_params(path, 16)
+  for n in vgg.conv_names(16):
+    np.testing.assert_array_equal(back[n]["kernel"], params[n]["kernel"])
+  with pytest.raises(FileNotFoundError, match="no such"):
+    vgg.load_params(tmp_path / "absent.npz")
+
+
+def test_perceptual_loss_matches_numpy():
+  params = vgg.init_params(1, 16)
+  fn = vgg.make_features_fn(params, 16, last="relu2_2")
+  rng = np.random.default_rng(4)
+  x = rng.uniform(size=(2, 16, 16, 3)).astype(np.float32)
+  y = rng.uniform(size=(2, 16, 16, 3)).astype(np.float32)
+  layers, weights = ("relu1_2", "relu2_2"), (1.0, 0.5)
+  loss = float(vgg.perceptual_loss(fn, x, y, layers, weights))
+  fx, fy = fn(x), fn(y)
+  want = sum(w * np.mean((np.float64(fx[l]) - np.float64(fy[l])) ** 2)
+             for l, w in zip(layers, weights))
+  np.testing.assert_allclose(loss, want, rtol=1e-5)
+  l1 = float(vgg.perceptual_loss(fn, x, y, layers, weights, criterion="l1"))
+  want = sum(w * np.mean(np.abs(np.float64(fx[l]) - np.float64(fy[l])))
+             for l, w in zip(layers, weights))
+  np.testing.assert_allclose(l1, want, rtol=1e-5)
+  assert float(vgg.perceptual_loss(fn, x, x, layers)) == 0.0
+  g = jax.grad(lambda a: vgg.perceptual_loss(fn, a, y, layers, weights))(x)
+  assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
+
+
+# ----------------------------------------------------------------- LPIPS ----
+
+def _np_lpips(fx, fy, lin):
+  """Independent float64: unit-normalise channels, squared diff, lin weights, spatial mean."""
+  total = 0.0
+  for l, (a, b) in enumerate(zip(fx, fy)):
+    a, b = np.float64(a), np.float64(b)
+    a = a / (np.sqrt((a ** 2).sum(-1, keepdims=True)) + 1e-10)
+    b = b / (np.sqrt((b ** 2).sum(-1, keepdims=True)) + 1e-10)
+    total = total + ((a - b) ** 2 * np.float64(lin[f"lin{l}"])).sum(-1).mean(axis=(1, 2))
+  return total
+
+
+@pytest.mark.parametrize("net", ["vgg", "alex"])
+def test_lpips_matches_numpy_and_is_a_distance(net):
+  params = lpips.init_params(2, net)
+  rng = np.random.default_rng(5)
+  x = rng.uniform(size=(2, 40, 40, 3)).astype(np.float32)
+  y = np.clip(x + rng.normal(0, 0.1, x.shape), 0, 1).astype(np.float32)
+  d = np.asarray(lpips.lpips_distance(params, x, y, net))
+  fx = lpips.backbone_features(params["backbone"], x, net)
+  fy = lpips.backbone_features(params["backbone"], y, net)
+  want = _np_lpips(fx, fy, params["lin"])
+  np.testing.assert_allclose(d, want, rtol=1e-5)
+  assert d.shape == (2,) and np.all(d > 0)
+  np.testing.assert_allclose(np.asarray(lpips.lpips_distance(params, x, x, net)), 0.0, atol=1e-12)
+  np.testing.assert_allclose(np.asarray(lpips.lpips_distance(params, y, x, net)), d, rtol=1e-5)
+
+
+def test_lpips_input_scaling():
+  x = np.array([0.0, 0.5, 1.0], np.float32).reshape(1, 1, 3, 1).repeat(3, -1)
+  got = np.asarray(lpips.scale_input(x))[0, 0]
+  shift = np.array([-.030, -.088, -.188])
+  scale = np.array([.458, .448, .450])
+  want = (np.array([-1.0, 0.0, 1.0])[:, None] - shift) / scale
+  np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_lpips_weights_files(tmp_path, caplog):
+  params = lpips.init_params(3, "alex")
+  path = lpips.save_npz(tmp_path / "lpips_alex.npz", params)
+  model = lpips.maybe_load_lpips(path, net="alex")
+  x = np.random.default_rng(6).uniform(size=(1, 40, 40, 3)).astype(np.float32)
+  y = x[:, ::-1]
+  np.testing.assert_allclose(np.asarray(model(x, y)),
+                             np.asarray(lpips.lpips_distance(params, x, y, "alex")), rtol=1e-6)
+  with caplog.at_level("WARNING"):
+    assert lpips.maybe_load_lpips(None) is None
+    assert lpips.maybe_load_lpips(tmp_path / "absent.npz") is None
+    assert lpips.maybe_load_lpips(path, net="vgg") is None  # alex weights for vgg
+  assert "LPIPS unavailable" in caplog.text
+
+
+# ------------------------------------------------------------- FID / KID ----
+
+def _random_cov(rng, d, rank=None):
+  a = rng.normal(size=(d, rank or d))
+  return a @ a.T / (rank or d)
+
+
+def test_frechet_distance_matches_scipy():
+  rng = np.random.default_rng(7)
+  d = 64
+  worst = 0.0
+  for rank in (None, 20):  # full rank and singular covariances
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    s1, s2 = _random_cov(rng, d, rank), _random_cov(rng, d)
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    want = float(np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2)
+                 - 2 * np.trace(covmean).real)
+    got = fid.frechet_distance(mu1, s1, mu2, s2)
+    worst = max(worst, abs(got - want) / abs(want))
+  assert worst < 1e-8, worst
+  assert abs(fid.frechet_distance(mu1, s1, mu1, s1)) < 1e-7 * np.trace(s1)
+
+
+def test_streaming_stats_match_numpy():
+  rng = np.random.default_rng(8)
+  f = rng.normal(size=(103, 16)) * 3 + 1
+  stats = fid.FeatureStats.empty(16)
+  for i in range(0, 103, 25):
+    stats = stats.update(f[i:i + 25])
+  assert stats.n == 103
+  np.testing.assert_allclose(stats.mean, f.mean(0), rtol=1e-12, atol=1e-12)
+  np.testing.assert_allclose(stats.cov, np.cov(f, rowvar=False), rtol=1e-10, atol=1e-12)
+  g = rng.normal(size=(80, 16))
+  want = fid.frechet_distance(f.mean(0), np.cov(f, rowvar=False), g.mean(0),
+                              np.cov(g, rowvar=False))
+  np.testing.assert_allclose(fid.fid_from_features(f, g), want, rtol=1e-10)
+
+
+def _np_kid_subset(x, y):
+  d = x.shape[1]
+  m = len(x)
+  k = lambda a, b: (a @ b.T / d + 1) ** 3
+  kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+  off = lambda K: (K.sum() - np.trace(K)) / (m * (m - 1))
+  return off(kxx) + off(kyy) - 2 * kxy.mean()
+
+
+def test_kid_matches_numpy():
+  rng = np.random.default_rng(9)
+  a = rng.normal(size=(60, 8))
+  b = rng.normal(0.3, 1.0, size=(50, 8))
+  mean, std = fid.kid(a, b, num_subsets=5, subset_size=40, seed=1)
+  r = np.random.default_rng(1)
+  vals = [_np_kid_subset(a[r.choice(60, 40, replace=False)], b[r.choice(50, 40, replace=False)])
+          for _ in range(5)]
+  np.testing.assert_allclose([mean, std], [np.mean(vals), np.std(vals)], rtol=1e-10)
+  assert mean > 0
+  c = rng.normal(size=(60, 8))  # same distribution as `a`
+  same, _ = fid.kid(a, c, num_subsets=5, subset_size=40)
+  assert abs(same) < 0.2 * mean
+
+
+def test_inception_shapes_and_tiny_forward():
+  out = jax.eval_shape(lambda: fid.InceptionV3FID().init_with_output(
+      jax.random.key(0), jnp.zeros((2, 64, 48, 3)))[0])
+  assert out.shape == (2, 2048)
+  variables = fid.init_variables(1)
+  fid.check_variables(variables, "random")
+  n_params = sum(np.size(v) for v in jax.tree.leaves(variables["params"]))
+  assert 21_700_000 < n_params < 21_900_000  # Inception-v3 without fc: 21.8 M
+  x = np.random.default_rng(10).uniform(size=(1, 75, 75, 3)).astype(np.float32)
+  f = jax.jit(fid.InceptionV3FID(resize=False).apply)(variables, x)
+  assert f.shape == (1, 2048) and np.all(np.isfinite(f)) and np.all(np.asarray(f) >= 0)
+
+
+def test_inception_torch_keys_roundtrip(tmp_path):
+  variables = fid.init_variables(2)
+  sd = {}
+  for coll, tree in variables.items():
+    for k, v in vgg.tree_to_flat(tree).items():
+      parts = k.split("/")
+      mods, kind, leaf = parts[:-2], parts[-2], parts[-1]
+      v = np.asarray(v)
+      if leaf == "kernel":
+        sd[".".join(mods + ["conv", "weight"])] = v.transpose(3, 2, 0, 1)
+      else:
+        name = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
+        sd[".".join(mods + ["bn", name[leaf]])] = v
+  sd["fc.weight"] = np.zeros((1008, 2048), np.float32)
+  back = fid.variables_from_torch(sd)
+  np.testing.assert_array_equal(back["params"]["Mixed_7c"]["branch_pool"]["conv"]["kernel"],
+                                variables["params"]["Mixed_7c"]["branch_pool"]["conv"]["kernel"])
+  path = fid.save_npz(tmp_path / "inception.npz", back)
+  again = fid.load_variables(path)
+  np.testing.assert_array_equal(again["batch_stats"]["Mixed_5b"]["branch1x1"]["bn"]["var"],
+                                variables["batch_stats"]["Mixed_5b"]["branch1x1"]["bn"]["var"])
+  assert fid.maybe_load_variables(tmp_path / "absent.npz") is None
