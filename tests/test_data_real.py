@@ -85,3 +85,13 @@ def test_lol_partial_pair_778(data_dir):
   assert low.mean() < high.mean() / 2  # low light really is darker
   with pytest.raises(KeyError, match="no split 'train'"):
     DATASETS.get("lol", split="train", allow_partial=True, data_dir=data_dir)
+
+
+@pytest.mark.parametrize("name,folder,count", [("dicm", "DICM", 64), ("lime", "LIME", 9)])
+def test_unpaired_lowlight(data_dir, name, folder, count):
+  d = _need("lowlight_unpaired", folder)
+  src = DATASETS.get(name, split="test", data_dir=data_dir)
+  assert len(src) == count and src[0]["target"].shape[2] == 3
+  first = sorted(d.iterdir(), key=lambda p: int(p.stem))[0]
+  # BMPs are re-encoded as PNG: still pixel-identical.
+  np.testing.assert_array_equal(src[0]["target"], imageio.read_image(first))

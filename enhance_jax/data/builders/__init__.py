@@ -10,6 +10,7 @@
 | div2k           | sr              | train 800, validation 100          | TFDS (download/manual)  |
 | kodak           | kodak           | test 24                            | TFDS (download/manual)  |
 | lol             | lol             | train 485, test 15 (allow_partial) | TFDS (manual, sha256)   |
+| dicm, lime      | lol             | test 64 / 10 (no reference)        | TFDS (manual)           |
 | imagenet_subset | imagenet_subset | train N*M, validation N*V          | TFDS (manual ImageNet)  |
 | image_folder    | image_folder    | any (folder or folder/<split>)     | FileSource, no TFDS     |
 

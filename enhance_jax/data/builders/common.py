@@ -9,6 +9,7 @@ and optionally 'input', plus 'name' (file stem). Examples are read back with
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import re
 from pathlib import Path
@@ -19,6 +20,7 @@ import sys
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
+from PIL import Image
 
 from enhance_jax.data import imageio
 from enhance_jax.data.paths import shared_subdir
@@ -55,10 +57,18 @@ def image_features(channels: int = 3, paired: bool = False,
 
 
 def read_checked(path: str | os.PathLike) -> bytes:
-  """The bytes of an image file, after checking that it decodes (clear error naming it)."""
+  """The bytes of an image file, after checking that it decodes (clear error naming it).
+
+  PNG and JPEG files are returned as they are; other formats (BMP, TIFF, ...)
+  are re-encoded losslessly as PNG (TFDS Image features hold PNG or JPEG).
+  """
   data = Path(path).read_bytes()
-  imageio.decode_image(data, str(path))
-  return data
+  arr = imageio.decode_image(data, str(path))
+  if Path(path).suffix.lower() in (".png", ".jpg", ".jpeg"):
+    return data
+  buf = io.BytesIO()
+  Image.fromarray(arr[..., 0] if arr.shape[-1] == 1 else arr).save(buf, format="PNG")
+  return buf.getvalue()
 
 
 def list_images(folder: str | os.PathLike, what: str) -> list[Path]:

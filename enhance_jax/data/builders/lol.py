@@ -111,3 +111,61 @@ def lol(split: str = "train", channels: int | None = None, allow_partial: bool =
   return common.load(Lol, split, channels, config="partial" if allow_partial else "full",
                      data_dir=data_dir, manual_dir=manual_dir or common.default_manual_dir("lol"),
                      split_aliases={"eval": "test", "eval15": "test", "our485": "train"})
+
+
+# --- Unpaired (no-reference) low-light test sets ------------------------------
+# The images are low-light inputs with no ground truth; they are stored as
+# 'target' (the source contract's always-present key) and are meant for
+# no-reference evaluation or for enhancement demos.
+
+from enhance_jax.data.builders.bsd import FolderBuilder  # noqa: E402
+
+_ZERO_DCE_CITATION = """@inproceedings{guo2020zero,
+  title={Zero-Reference Deep Curve Estimation for Low-Light Image Enhancement},
+  author={Guo, Chunle and Li, Chongyi and Guo, Jichang and Loy, Chen Change and Hou, Junhui
+          and Kwong, Sam and Cong, Runmin}, booktitle={CVPR}, year={2020}}"""
+
+
+class Dicm(FolderBuilder, skip_registration=True):
+  name = "ej_dicm"
+  SPLITS = {"test": ""}
+  EXPECTED = {"test": 64}
+  ENCODING = "jpeg"
+  HOMEPAGE = "https://github.com/Li-Chongyi/Zero-DCE"
+  DESCRIPTION = "DICM: 64 low-light JPEGs without references (Lee et al., ICIP 2012)."
+  CITATION = _ZERO_DCE_CITATION
+  MANUAL_DOWNLOAD_INSTRUCTIONS = """
+  Put the DICM images (01.jpg ...) in <manual_dir>, e.g. from Li-Chongyi/Zero-DCE
+  Zero-DCE_code/data/test_data/DICM.
+  """
+
+
+class Lime(FolderBuilder, skip_registration=True):
+  name = "ej_lime"
+  SPLITS = {"test": ""}
+  EXPECTED = {"test": 10}
+  ENCODING = "png"  # the BMPs are re-encoded losslessly
+  HOMEPAGE = "https://github.com/Li-Chongyi/Zero-DCE"
+  DESCRIPTION = "LIME: 10 low-light BMPs without references (Guo et al., TIP 2017)."
+  CITATION = _ZERO_DCE_CITATION
+  MANUAL_DOWNLOAD_INSTRUCTIONS = """
+  Put the LIME images (1.bmp ... 10.bmp) in <manual_dir>, e.g. from Li-Chongyi/Zero-DCE
+  Zero-DCE_code/data/test_data/LIME.
+  """
+
+
+def _unpaired(builder_cls, key: str, folder: str, doc: str):
+  def factory(split: str = "test", channels: int | None = None, data_dir: str | None = None,
+              manual_dir: str | None = None, **unused):
+    del unused
+    return common.load(builder_cls, split, channels, data_dir=data_dir,
+                       manual_dir=manual_dir or common.default_manual_dir(
+                           "lowlight_unpaired", folder))
+  factory.__doc__ = doc
+  factory.__name__ = factory.__qualname__ = key
+  return register(key)(factory)
+
+
+dicm = _unpaired(Dicm, "dicm", "DICM", "DICM low-light images (no reference): 'test' 64.")
+lime = _unpaired(Lime, "lime", "LIME", "LIME low-light images (no reference): 'test' 10 "
+                 "(the shared data has 9; 5.bmp is missing).")
