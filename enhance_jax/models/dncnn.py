@@ -7,8 +7,11 @@ BN folded into conv biases: use `normalization="none", use_bias=True`.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from enhance_jax.models import layers
 from enhance_jax.models.registry import register
@@ -27,6 +30,7 @@ class DnCNN(nn.Module):
     use_bias: conv biases (False in the paper/SaoYan, True in MatConvNet/KAIR).
     residual: True = predict the noise (output = x - net(x)); False = predict the clean image.
     out_channels: output channels (default: input channels).
+    dtype: compute dtype of the convs (output and residual stay float32).
   """
   depth: int = 17
   features: int = 64
@@ -36,6 +40,7 @@ class DnCNN(nn.Module):
   use_bias: bool = False
   residual: bool = True
   out_channels: int | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
@@ -45,12 +50,13 @@ class DnCNN(nn.Module):
     out_ch = self.out_channels or x.shape[-1]
     act = layers.activation(self.activation)
     k = (self.kernel_size, self.kernel_size)
-    h = act(nn.Conv(self.features, k, padding="SAME", use_bias=self.use_bias, name="conv0")(x))
+    conv = lambda f, name: nn.Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
+                                   name=name)
+    h = act(conv(self.features, "conv0")(x))
     for i in range(1, self.depth - 1):
-      h = nn.Conv(self.features, k, padding="SAME", use_bias=self.use_bias, name=f"conv{i}")(h)
+      h = conv(self.features, f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
-    h = nn.Conv(out_ch, k, padding="SAME", use_bias=self.use_bias,
-                name=f"conv{self.depth - 1}")(h)
+    h = conv(out_ch, f"conv{self.depth - 1}")(h).astype(jnp.float32)
     if self.residual:
       if out_ch != x.shape[-1]:
         raise ValueError(f"dncnn: residual needs out_channels == input channels "

@@ -6,7 +6,7 @@ Gray: 15 layers 5->64...64->4; color: 12 layers 13->96...96->12.
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import flax.linen as nn
 import jax
@@ -46,6 +46,7 @@ class FFDNet(nn.Module):
     normalization: of the middle layers ('none' in the released, BN-folded models).
     activation: `layers.activation` name.
     use_bias: conv biases.
+    dtype: compute dtype of the convs (output float32).
   Odd H/W are handled by replicating the last row/column, then cropping.
   """
   extra_inputs: ClassVar[tuple[str, ...]] = ("noise_level",)
@@ -55,6 +56,7 @@ class FFDNet(nn.Module):
   normalization: str = "none"
   activation: str = "relu"
   use_bias: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, noise_level=None, **extra) -> jax.Array:
@@ -74,9 +76,11 @@ class FFDNet(nn.Module):
     sigma = jnp.broadcast_to(jnp.asarray(noise_level, x.dtype).reshape(-1), (n,))
     sigma_map = jnp.broadcast_to(sigma[:, None, None, None], sub.shape[:3] + (1,))
     hdn = jnp.concatenate([sub, sigma_map], axis=-1)
-    hdn = act(nn.Conv(features, k, padding="SAME", use_bias=self.use_bias, name="conv0")(hdn))
+    conv = lambda f, name: nn.Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
+                                   name=name)
+    hdn = act(conv(features, "conv0")(hdn))
     for i in range(1, depth - 1):
-      hdn = nn.Conv(features, k, padding="SAME", use_bias=self.use_bias, name=f"conv{i}")(hdn)
+      hdn = conv(features, f"conv{i}")(hdn)
       hdn = act(layers.normalization(self.normalization, train)(hdn))
-    hdn = nn.Conv(4 * c, k, padding="SAME", use_bias=self.use_bias, name=f"conv{depth - 1}")(hdn)
+    hdn = conv(4 * c, f"conv{depth - 1}")(hdn).astype(jnp.float32)
     return matlab_shuffle(hdn)[:, :h, :w, :]

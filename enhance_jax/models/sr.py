@@ -1,7 +1,7 @@
 """Super-resolution nets: SRCNN (on a bicubic-upsampled input) and a sub-pixel net on the LR image."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax
@@ -29,14 +29,14 @@ def ycbcr_to_rgb(x: jax.Array) -> jax.Array:
   return (x * 255.0 - jnp.asarray(_YCBCR_OFFSET)) @ jnp.asarray(inv.T)
 
 
-def _conv_padded(x, features, k, padding, name):
+def _conv_padded(x, features, k, padding, name, dtype=jnp.float32):
   """A k x k conv keeping the size with 'replicate' (edge) or 'zero' padding."""
   if padding == "replicate":
     lo, hi = (k - 1) // 2, k // 2
     x = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)), mode="edge")
-    return nn.Conv(features, (k, k), padding="VALID", name=name)(x)
+    return nn.Conv(features, (k, k), padding="VALID", dtype=dtype, name=name)(x)
   if padding == "zero":
-    return nn.Conv(features, (k, k), padding="SAME", name=name)(x)
+    return nn.Conv(features, (k, k), padding="SAME", dtype=dtype, name=name)(x)
   raise ValueError(f"srcnn: padding must be 'replicate' or 'zero', got {padding!r}.")
 
 
@@ -58,6 +58,7 @@ class SRCNN(nn.Module):
   padding: str = "replicate"
   activation: str = "relu"
   color: str = "y"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
@@ -73,9 +74,9 @@ class SRCNN(nn.Module):
     else:
       raise ValueError(f"srcnn: color must be 'y' or 'all' (got {self.color!r}) "
                        f"and the input 1 or 3 channels (got {c}).")
-    h = act(_conv_padded(y, self.features[0], k1, self.padding, "conv1"))
-    h = act(_conv_padded(h, self.features[1], k2, self.padding, "conv2"))
-    out = _conv_padded(h, y.shape[-1], k3, self.padding, "conv3")
+    h = act(_conv_padded(y, self.features[0], k1, self.padding, "conv1", self.dtype))
+    h = act(_conv_padded(h, self.features[1], k2, self.padding, "conv2", self.dtype))
+    out = _conv_padded(h, y.shape[-1], k3, self.padding, "conv3", self.dtype).astype(jnp.float32)
     if self.color == "y" and c == 3:
       return ycbcr_to_rgb(jnp.concatenate([out, ycc[..., 1:]], axis=-1))
     return out
@@ -86,12 +87,13 @@ class _ResBlock(nn.Module):
   normalization: str
   activation: str
   res_scale: float
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x, train):
-    h = nn.Conv(self.features, (3, 3), padding="SAME")(x)
+    h = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(x)
     h = layers.activation(self.activation)(layers.normalization(self.normalization, train)(h))
-    h = nn.Conv(self.features, (3, 3), padding="SAME")(h)
+    h = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(h)
     h = layers.normalization(self.normalization, train)(h)
     return x + self.res_scale * h
 
@@ -113,6 +115,7 @@ class SubPixelSR(nn.Module):
   res_scale: float = 1.0
   out_channels: int | None = None
   upsample_skip: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
@@ -120,17 +123,18 @@ class SubPixelSR(nn.Module):
     n, h, w, c = x.shape
     out_ch = self.out_channels or c
     r = self.scale
-    head = nn.Conv(self.features, (3, 3), padding="SAME", name="head")(x)
+    head = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype, name="head")(x)
     body = head
     for i in range(self.num_blocks):
       body = _ResBlock(self.features, self.normalization, self.activation, self.res_scale,
-                       name=f"block{i}")(body, train)
+                       self.dtype, name=f"block{i}")(body, train)
     if self.num_blocks:
-      body = nn.Conv(self.features, (3, 3), padding="SAME", name="body_out")(body) + head
+      body = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype,
+                     name="body_out")(body) + head
     else:
       body = layers.activation(self.activation)(body)
-    up = nn.Conv(out_ch * r * r, (3, 3), padding="SAME", name="to_subpixel")(body)
-    out = layers.pixel_shuffle(up, r)
+    up = nn.Conv(out_ch * r * r, (3, 3), padding="SAME", dtype=self.dtype, name="to_subpixel")(body)
+    out = layers.pixel_shuffle(up.astype(jnp.float32), r)
     if self.upsample_skip:
       if out_ch != c:
         raise ValueError(f"subpixel_sr: upsample_skip needs out_channels == input channels "

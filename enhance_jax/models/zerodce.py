@@ -7,6 +7,8 @@ x <- x + r_k (x^2 - x), k = 1..8.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -36,6 +38,7 @@ class ZeroDCE(nn.Module):
   iterations: int = 8
   normalization: str = "none"
   activation: str = "relu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, return_curves: bool = False,
@@ -45,7 +48,7 @@ class ZeroDCE(nn.Module):
     act = layers.activation(self.activation)
 
     def conv(h, features, name, last=False):
-      h = nn.Conv(features, (3, 3), padding="SAME", name=name)(h)
+      h = nn.Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name)(h)
       return h if last else act(layers.normalization(self.normalization, train)(h))
 
     f = self.features
@@ -56,7 +59,7 @@ class ZeroDCE(nn.Module):
     x5 = conv(jnp.concatenate([x3, x4], -1), f, "e_conv5")
     x6 = conv(jnp.concatenate([x2, x5], -1), f, "e_conv6")
     curves = jnp.tanh(conv(jnp.concatenate([x1, x6], -1), self.iterations * c, "e_conv7",
-                           last=True))
+                           last=True).astype(jnp.float32))
     self.sow("intermediates", "curves", curves)
     out = apply_curves(x, curves)
     return (out, curves) if return_curves else out
