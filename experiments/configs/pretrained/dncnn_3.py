@@ -2,6 +2,8 @@
 
 Only the denoising task is configured (SR/JPEG need a MATLAB-Y gray pipeline).
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

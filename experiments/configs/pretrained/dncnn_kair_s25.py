@@ -1,5 +1,7 @@
 """DnCNN-S σ=25 from KAIR dncnn_25.pth (bit-identical to sigma=25.mat) on BSD68. Published 29.23 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

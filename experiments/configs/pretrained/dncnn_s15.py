@@ -1,5 +1,7 @@
 """DnCNN-S σ=15 (official MatConvNet) on BSD68 σ=15. Published 31.73 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

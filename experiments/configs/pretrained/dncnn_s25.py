@@ -1,5 +1,7 @@
 """DnCNN-S σ=25 (official MatConvNet) on BSD68 σ=25. Published 29.23 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

@@ -1,5 +1,7 @@
 """DnCNN-S σ=50 (official MatConvNet) on BSD68 σ=50. Published 26.23 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

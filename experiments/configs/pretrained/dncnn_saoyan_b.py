@@ -1,5 +1,7 @@
 """SaoYan PyTorch DnCNN-B (BatchNorm) on BSD68, default σ=25. Their README: 31.60 / 29.15 / 26.20.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

@@ -1,5 +1,7 @@
 """SaoYan PyTorch DnCNN-S σ=15 (BatchNorm) on BSD68. Their README: 31.71 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

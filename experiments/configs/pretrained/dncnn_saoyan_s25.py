@@ -1,5 +1,7 @@
 """SaoYan PyTorch DnCNN-S σ=25 (BatchNorm) on BSD68. Their README: 29.21 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

@@ -1,5 +1,7 @@
 """SaoYan PyTorch DnCNN-S σ=50 (BatchNorm) on BSD68. Their README: 26.22 dB.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

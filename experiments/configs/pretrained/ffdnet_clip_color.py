@@ -1,5 +1,7 @@
 """FFDNet color trained for clipped noise, on CBSD68 with clipped AWGN, default σ=25 (no published number stored).
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

@@ -1,5 +1,7 @@
 """FFDNet gray trained for clipped noise, on BSD68 with clipped AWGN, default σ=25 (no published number stored).
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 

@@ -1,6 +1,8 @@
 """Zero-DCE (official Epoch99.pth) on LOL eval pairs (only pair 778 is complete in the
 shared data). No LOL number is published by the authors: the score is informational.
 """
+from __future__ import annotations
+
 import importlib.util
 import pathlib
 
