@@ -1,4 +1,5 @@
-"""DnCNN-3 on BSD68 denoising, default σ=25. Published 31.46 / 29.02 / 26.10 (σ 15/25/50).
+"""DnCNN-3 on BSD68 denoising, default σ=25.
+Published 31.46 / 29.02 / 26.10 (σ 15/25/50).
 
 Only the denoising task is configured (SR/JPEG need a MATLAB-Y gray pipeline).
 """

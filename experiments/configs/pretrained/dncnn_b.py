@@ -1,4 +1,5 @@
-"""DnCNN-B (blind gray) on BSD68, default σ=25 (arg "sigma=15|25|50"). Published 31.61 / 29.16 / 26.23.
+"""DnCNN-B (blind gray) on BSD68, default σ=25 (arg "sigma=15|25|50").
+Published 31.61 / 29.16 / 26.23.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SRCNN 9-1-5 (91 images) x3 on Set5, Y channel, 3 px shaved. No published Set5 number stored for this variant.
+"""SRCNN 9-1-5 (91 images) x3 on Set5, Y channel, 3 px shaved.
+No published Set5 number stored for this variant.
 """
 from __future__ import annotations
 

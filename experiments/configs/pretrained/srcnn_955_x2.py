@@ -1,4 +1,5 @@
-"""SRCNN 9-5-5 (ImageNet) x2 on Set5, Y channel, 2 px shaved. Published (TPAMI 2016) 36.66 (bicubic 33.66) dB.
+"""SRCNN 9-5-5 (ImageNet) x2 on Set5, Y channel, 2 px shaved.
+Published (TPAMI 2016) 36.66 (bicubic 33.66) dB.
 """
 from __future__ import annotations
 

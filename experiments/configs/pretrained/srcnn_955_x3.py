@@ -1,4 +1,5 @@
-"""SRCNN 9-5-5 (ImageNet) x3 on Set5, Y channel, 3 px shaved. Published (TPAMI 2016) 32.75 (bicubic 30.39) dB.
+"""SRCNN 9-5-5 (ImageNet) x3 on Set5, Y channel, 3 px shaved.
+Published (TPAMI 2016) 32.75 (bicubic 30.39) dB.
 """
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SRCNN 9-5-5 (ImageNet) x4 on Set5, Y channel, 4 px shaved. Published (TPAMI 2016) 30.49 (bicubic 28.42) dB.
+"""SRCNN 9-5-5 (ImageNet) x4 on Set5, Y channel, 4 px shaved.
+Published (TPAMI 2016) 30.49 (bicubic 28.42) dB.
 """
 from __future__ import annotations
 
