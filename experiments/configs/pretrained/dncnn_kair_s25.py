@@ -1,4 +1,5 @@
-"""DnCNN-S σ=25 from KAIR dncnn_25.pth (bit-identical to sigma=25.mat) on BSD68. Published 29.23 dB.
+"""DnCNN-S σ=25 from KAIR dncnn_25.pth (bit-identical to sigma=25.mat) on BSD68.
+Published 29.23 dB.
 """
 from __future__ import annotations
 

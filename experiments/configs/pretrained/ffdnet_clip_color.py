@@ -1,4 +1,5 @@
-"""FFDNet color trained for clipped noise, on CBSD68 with clipped AWGN, default σ=25 (no published number stored).
+"""FFDNet color trained for clipped noise, on CBSD68 with clipped AWGN, default σ=25.
+No published number stored.
 """
 from __future__ import annotations
 
@@ -12,4 +13,5 @@ _spec.loader.exec_module(_common)
 
 
 def get_config(arg=None):
-  return _common.pretrained_config("ffdnet_clip_color", arg, task="denoise", sigma=25, clip_noise=True)
+  return _common.pretrained_config("ffdnet_clip_color", arg, task="denoise", sigma=25,
+                                   clip_noise=True)

@@ -1,4 +1,5 @@
-"""FFDNet gray on BSD68, default σ=25 (noise level given to the net). Published 31.63 / 29.19 / 27.73 / 26.29 / 24.79 (σ 15/25/35/50/75).
+"""FFDNet gray on BSD68, default σ=25 (noise level given to the net).
+Published 31.63 / 29.19 / 27.73 / 26.29 / 24.79 (σ 15/25/35/50/75).
 """
 from __future__ import annotations
 
