@@ -37,7 +37,8 @@ def _need(*parts: str) -> Path:
 
 # ------------------------------------------------------------ numpy reference
 
-def np_corr(x: np.ndarray, w_oihw: np.ndarray, b: np.ndarray | None, pad: str = "zero") -> np.ndarray:
+def np_corr(x: np.ndarray, w_oihw: np.ndarray, b: np.ndarray | None,
+            pad: str = "zero") -> np.ndarray:
   """Cross-correlation of HWC `x` with an OIHW kernel, 'same' size, explicit loop over taps."""
   cout, cin, kh, kw = w_oihw.shape
   h, w, _ = x.shape

@@ -81,7 +81,8 @@ def test_param_counts_match_papers():
   v = _init_shapes(models.get("ffdnet"), g, **noise)
   assert _count(v["params"]) == _conv(3, 5, 64) + 13 * _conv(3, 64, 64) + _conv(3, 64, 4) == 485_316
   v = _init_shapes(models.get("ffdnet"), c, **noise)
-  assert _count(v["params"]) == _conv(3, 13, 96) + 10 * _conv(3, 96, 96) + _conv(3, 96, 12) == 852_108
+  assert (_count(v["params"]) == _conv(3, 13, 96) + 10 * _conv(3, 96, 96) + _conv(3, 96, 12)
+          == 852_108)
   # SRCNN 9-5-5 on Y.
   v = _init_shapes(models.get("srcnn"), c)
   assert _count(v["params"]) == _conv(9, 1, 64) + _conv(5, 64, 32) + _conv(5, 32, 1) == 57_281
@@ -132,7 +133,8 @@ def test_dncnn_learns_and_updates_batch_stats():
 
 
 @pytest.mark.parametrize("name,kwargs,shape,extra,scale", [
-    ("ffdnet", dict(depth=4, features=8), (2, 10, 10, 1), {"noise_level": jnp.array([0.1, 0.1])}, 1),
+    ("ffdnet", dict(depth=4, features=8), (2, 10, 10, 1), {"noise_level": jnp.array([0.1, 0.1])},
+     1),
     ("srcnn", dict(features=(8, 4)), (2, 10, 10, 1), {}, 1),
     ("subpixel_sr", dict(scale=2, features=8, num_blocks=1), (2, 6, 6, 3), {}, 2),
     ("zerodce", dict(features=8), (2, 8, 8, 3), {}, 1),
@@ -192,7 +194,8 @@ def test_srcnn_y_path_and_replicate_padding():
   np.testing.assert_allclose(ycc_out[..., :1], model.apply(v, ycc_in[..., :1]), atol=1e-5)
   np.testing.assert_allclose(sr_lib.ycbcr_to_rgb(ycc_in), rgb, atol=1e-5)
   # MATLAB rgb2ycbcr: white -> Y 235, black -> Y 16.
-  np.testing.assert_allclose(sr_lib.rgb_to_ycbcr(jnp.ones((1, 1, 1, 3)))[..., 0] * 255, 235, atol=1e-3)
+  white = sr_lib.rgb_to_ycbcr(jnp.ones((1, 1, 1, 3)))
+  np.testing.assert_allclose(white[..., 0] * 255, 235, atol=1e-3)
   # Replicate padding: a constant image stays constant everywhere (no zero-border effect).
   y = model.apply(v, jnp.full((1, 12, 12, 1), 0.4))
   np.testing.assert_allclose(y, y[0, 6, 6, 0] * jnp.ones_like(y), atol=1e-6)

@@ -1,4 +1,4 @@
-"""Super-resolution nets: SRCNN (on a bicubic-upsampled input) and a sub-pixel net on the LR image."""
+"""Super-resolution nets: SRCNN (on a bicubic-upsampled input), a sub-pixel net on the LR image."""
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -88,7 +88,8 @@ class _LazyTensor:
     itemsize = flat.dtype.itemsize
     needed = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride)) + 1
     if min(self.size) > 0 and needed > flat.size:
-      raise TorchPickleError(f"tensor of shape {self.size} overruns its storage ({flat.size} elements)")
+      raise TorchPickleError(f"tensor of shape {self.size} overruns its storage "
+                             f"({flat.size} elements)")
     view = np.lib.stride_tricks.as_strided(
         flat[self.offset:], shape=self.size, strides=[s * itemsize for s in self.stride])
     return np.array(view)  # own, contiguous copy
@@ -145,7 +146,8 @@ class _Unpickler(pickle.Unpickler):
     numel = pid[4] if len(pid) > 4 else None
     view_metadata = pid[5] if len(pid) > 5 else None
     if not isinstance(storage_type, _StorageType):
-      raise TorchPickleError(f"{self.source}: storage {key!r} has unsupported type {storage_type!r}")
+      raise TorchPickleError(f"{self.source}: storage {key!r} has unsupported type "
+                             f"{storage_type!r}")
     if key not in self.storages:
       self.storages[key] = _Storage(key, storage_type.dtype, numel)
     root = self.storages[key]
