@@ -132,10 +132,10 @@ def to_uint8(x) -> np.ndarray:
 
 
 def write_image(path: str | os.PathLike, image, bits: int = 8) -> None:
-  """Writes an HWC (C in {1, 3}) float [0, 1] or uint image atomically.
+  """Writes an HWC (C in {1, 3, 4}) float [0, 1] or uint image atomically.
 
   The file appears only when complete (written to a temporary name, then
-  renamed). `bits=16` writes a 16-bit PNG (gray or RGB via numpy -> PNG).
+  renamed). `bits=16` writes a 16-bit PNG (gray, RGB or RGBA).
   """
   path = Path(path)
   arr = np.asarray(image)
@@ -153,9 +153,9 @@ def write_image(path: str | os.PathLike, image, bits: int = 8) -> None:
     raise ImageReadError(f"{path}: unknown image extension {path.suffix!r}.")
   try:
     if arr.dtype == np.uint16 and arr.ndim == 3:
-      _write_png16_rgb(tmp, arr)
+      _write_png16_color(tmp, arr)
     elif arr.dtype == np.uint16:
-      Image.fromarray(arr.astype(np.uint16), mode="I;16").save(tmp, format=fmt)
+      Image.fromarray(arr).save(tmp, format=fmt)  # uint16 2-D -> mode I;16
     else:
       Image.fromarray(arr).save(tmp, format=fmt)
     os.replace(tmp, path)
@@ -164,17 +164,17 @@ def write_image(path: str | os.PathLike, image, bits: int = 8) -> None:
       tmp.unlink()
 
 
-def _write_png16_rgb(path: Path, arr: np.ndarray) -> None:
-  """Minimal 16-bit RGB PNG writer (Pillow cannot write RGB;16)."""
+def _write_png16_color(path: Path, arr: np.ndarray) -> None:
+  """Minimal 16-bit RGB/RGBA PNG writer (Pillow cannot write RGB;16)."""
   import zlib
-  h, w, _ = arr.shape
+  h, w, c = arr.shape
   raw = b"".join(b"\x00" + arr[i].astype(">u2").tobytes() for i in range(h))
 
   def chunk(tag, data):
     c = struct.pack(">I", len(data)) + tag + data
     return c + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-  png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+  png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2 if c == 3 else 6, 0, 0, 0))
   png += chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
   with open(path, "wb") as f:
     f.write(png)

@@ -47,4 +47,7 @@ def check_shapes(expected: dict, got: dict, source: str) -> None:
     elif flat_e[k] != flat_g[k]:
       problems.append(f"{k}: shape {flat_g[k]}, expected {flat_e[k]}")
   if problems:
-    raise ValueError(f"{source}: does not fit the model; " + "; ".join(problems))
+    shown = "; ".join(problems[:12])
+    more = f"; ... and {len(problems) - 12} more" if len(problems) > 12 else ""
+    raise ValueError(f"{source}: does not fit the model ({len(problems)} parameters differ): "
+                     f"{shown}{more}")

@@ -1,70 +1,10 @@
 """Default run: a U-Net low-light enhancer on the embedded scikit-image photos.
 
-`python -m enhance_jax.train` with no flags uses this file. It trains in a few
-minutes on 2 CPU cores; raise `train.num_steps`, `data.patch_size` and the
-model width for a real run.
+`python -m enhance_jax.train` with no flags uses this file; the schema and its
+defaults are in `enhance_jax/config.py`.
 """
-import ml_collections
+from enhance_jax.config import base_config
 
 
-def get_config() -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.seed = 0
-
-  c.model = ml_collections.ConfigDict()
-  c.model.name = "unet"
-  c.model.kwargs = ml_collections.ConfigDict(dict(
-      features=16, depth=3, out_channels=3, residual=True))
-
-  c.data = ml_collections.ConfigDict()
-  c.data.name = "embedded"           # enhance_jax.data.sources.DATASETS
-  c.data.kwargs = ml_collections.ConfigDict()  # passed to the dataset factory
-  c.data.train_split = "train"
-  c.data.eval_split = "test"
-  c.data.channels = 3                # 1 = gray, 3 = RGB
-  c.data.patch_size = 64             # target patch side (HR side for SR)
-  c.data.scale = 1                   # SR factor: input patch = patch_size // scale
-  c.data.augment = True              # random flips and 90-degree rotations
-  # In-graph degradation spec (enhance_jax.data.degradations), applied to the
-  # input (or to the target when the dataset has no input).
-  c.data.degrade = "low_light(exposure=(0.08, 0.25), gamma=(1.4, 2.0))"
-  c.data.host_degrade = ""           # host-side ops in the input pipeline (e.g. jpeg)
-  c.data.eval_max_size = 0           # centre-crop eval images to this side (0 = full size)
-  c.data.max_eval_images = 0         # 0 = all
-  c.data.num_workers = 0             # grain worker processes (0 = in-process)
-  c.data.prefetch = 2
-
-  c.loss = "l1"                      # e.g. "l1", "charbonnier", "0.84*ssim+0.16*l1"
-
-  c.optimizer = ml_collections.ConfigDict()
-  c.optimizer.name = "adam"
-  c.optimizer.learning_rate = 2e-3
-  c.optimizer.schedule = "warmup_cosine"  # or "constant", "step"
-  c.optimizer.warmup_steps = 20
-  c.optimizer.end_lr_factor = 0.05
-  c.optimizer.weight_decay = 0.0
-  c.optimizer.b1 = 0.9
-  c.optimizer.b2 = 0.999
-  c.optimizer.grad_clip_norm = 1.0   # 0 = off
-
-  c.train = ml_collections.ConfigDict()
-  c.train.batch_size = 8             # global batch, split over all devices
-  c.train.num_steps = 400
-  c.train.log_every = 20
-  c.train.eval_every = 200
-  c.train.checkpoint_every = 200
-  c.train.keep_checkpoints = 3
-  c.train.ema_decay = 0.99           # 0 = no EMA
-  c.train.nan_policy = "stop"        # "stop" or "skip" the update
-  c.train.dtype = "float32"          # compute dtype: float32 or bfloat16
-
-  c.eval = ml_collections.ConfigDict()
-  c.eval.y_channel = False           # PSNR/SSIM on BT.601 Y (MATLAB rgb2ycbcr)
-  c.eval.crop_border = 0             # pixels shaved on each side before metrics
-  c.eval.round_uint8 = True          # quantise the output to uint8 before metrics
-  c.eval.use_ema = True
-  c.eval.grid_images = 4             # images in the before/after PNG grid
-  c.eval.seed = 1234                 # key of the eval degradation (fixed)
-
-  c.init_checkpoint = ""             # params to start from / evaluate (import_weights output)
-  return c
+def get_config():
+  return base_config()

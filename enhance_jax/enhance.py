@@ -1,0 +1,165 @@
+"""Apply a model to image files: `python -m enhance_jax.enhance --workdir=DIR --input=IN --output=OUT`.
+
+IN and OUT may be files or folders. Any size and mode: gray, RGB, RGBA (alpha
+is kept as is), palette, 8- or 16-bit (written back with the same depth).
+Large images are processed in overlapping tiles blended with linear ramps, so
+memory stays bounded. A gray model applied to a colour image enhances each
+channel; a colour model applied to a gray image sees it repeated to RGB and
+returns the luma. Output files appear only when complete.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from enhance_jax import config as config_lib
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(config_lib.DEFAULT_CONFIG_FILE), "Config file (default: the one saved in "
+    "--workdir by training).", lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
+_INPUT = flags.DEFINE_string("input", None, "Image file or folder.", required=True)
+_OUTPUT = flags.DEFINE_string("output", None, "Output file or folder.", required=True)
+_TILE = flags.DEFINE_integer("tile", 512, "Tile side in input pixels (0 = whole image).")
+_OVERLAP = flags.DEFINE_integer("overlap", 32, "Tile overlap in input pixels.")
+_BATCH = flags.DEFINE_integer("tile_batch", 4, "Tiles per forward pass.")
+_NOISE = flags.DEFINE_float("noise_level", None, "Noise sigma (0-255 scale) for models that "
+                            "take one (FFDNet).")
+_PREPROCESS = flags.DEFINE_string("preprocess", "", "Degradation-style ops applied to the input "
+                                  "first, e.g. 'bicubic_up(scale=3)' for SRCNN.")
+
+
+class Enhancer:
+  """Holds a model and its variables; `__call__` maps an HWC float image to its
+  enhanced HWC float image in [0, 1] (SR models return a larger one)."""
+
+  def __init__(self, model, variables, channels: int, tile: int = 512, overlap: int = 32,
+               tile_batch: int = 4, noise_level: float | None = None, preprocess: str = ""):
+    import jax
+    from enhance_jax import models
+    from enhance_jax.data import degradations
+    self.channels, self.tile, self.overlap, self.tile_batch = channels, tile, overlap, tile_batch
+    extras = models.extra_inputs(model)
+    if extras and "noise_level" in extras and noise_level is None:
+      raise ValueError(f"{type(model).__name__} needs --noise_level (sigma on the 0-255 scale).")
+    pre = degradations.build(preprocess)
+
+    def forward(variables, x):
+      batch = pre({"target": x, "input": x}, jax.random.PRNGKey(0))
+      kw = {}
+      if "noise_level" in extras:
+        kw["noise_level"] = jax.numpy.full((x.shape[0],), noise_level / 255.0, x.dtype)
+      y = model.apply(variables, batch["input"], train=False, **kw)
+      return jax.numpy.clip(y.astype(jax.numpy.float32), 0.0, 1.0)
+
+    self._forward = jax.jit(forward)
+    self._variables = variables
+
+  def _run(self, tiles: np.ndarray) -> np.ndarray:
+    n = len(tiles)
+    pad = (-n) % self.tile_batch if n > self.tile_batch else 0
+    if pad:
+      tiles = np.concatenate([tiles, np.repeat(tiles[-1:], pad, 0)])
+    outs = [np.asarray(self._forward(self._variables, tiles[i:i + self.tile_batch]))
+            for i in range(0, len(tiles), max(self.tile_batch, 1))]
+    return np.concatenate(outs)[:n]
+
+  def __call__(self, image: np.ndarray) -> np.ndarray:
+    """image: HWC float32 in [0, 1] with `self.channels` channels."""
+    h, w, _ = image.shape
+    t = self.tile
+    if not t or (h <= t and w <= t):
+      return self._run(image[None])[0]
+    t_h, t_w = min(t, h), min(t, w)
+    step_h, step_w = max(t_h - self.overlap, 1), max(t_w - self.overlap, 1)
+    ys = sorted({min(y, h - t_h) for y in range(0, h, step_h)})
+    xs = sorted({min(x, w - t_w) for x in range(0, w, step_w)})
+    coords = [(y, x) for y in ys for x in xs]
+    out = acc = None
+    ramp = None
+    for i in range(0, len(coords), self.tile_batch):
+      chunk = coords[i:i + self.tile_batch]
+      res = self._run(np.stack([image[y:y + t_h, x:x + t_w] for y, x in chunk]))
+      s = res.shape[1] // t_h
+      if out is None:
+        out = np.zeros((h * s, w * s, res.shape[-1]), np.float32)
+        acc = np.zeros((h * s, w * s, 1), np.float32)
+        ramp = _window(t_h * s, t_w * s, self.overlap * s)
+      for (y, x), r in zip(chunk, res):
+        out[y * s:(y + t_h) * s, x * s:(x + t_w) * s] += r * ramp
+        acc[y * s:(y + t_h) * s, x * s:(x + t_w) * s] += ramp
+    return out / np.maximum(acc, 1e-8)
+
+
+def _window(h: int, w: int, overlap: int) -> np.ndarray:
+  """Blending weights: 1 inside, linear ramps over `overlap` pixels at edges."""
+  def ramp(n):
+    r = np.ones(n, np.float32)
+    k = min(overlap, n // 2)
+    if k > 0:
+      r[:k] = np.linspace(1.0 / (k + 1), 1.0, k, endpoint=False) + 0.5 / (k + 1)
+      r[-k:] = r[:k][::-1]
+    return r
+  return (ramp(h)[:, None] * ramp(w)[None, :])[..., None]
+
+
+def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
+  """Reads `src` (any mode), enhances it and writes `dst` with the same mode/depth."""
+  from PIL import Image
+  from enhance_jax.data import imageio
+  data = imageio.read_image(src, channels=None, keep_16bit=True)
+  with Image.open(src) as im:
+    has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    alpha = np.asarray(im.convert("RGBA"))[..., 3:] if has_alpha else None
+  bits16 = data.dtype == np.uint16
+  x = imageio.to_float(data)
+  c_in = x.shape[-1]
+  if enhancer.channels == c_in:
+    y = enhancer(x)
+  elif enhancer.channels == 1:  # gray model, colour image: channel by channel
+    y = np.concatenate([enhancer(x[..., i:i + 1]) for i in range(c_in)], axis=-1)
+  else:  # colour model, gray image
+    y = enhancer(np.repeat(x, 3, axis=-1))
+    y = (y @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+  if alpha is not None:
+    s = y.shape[0] // x.shape[0]
+    a = alpha.repeat(s, 0).repeat(s, 1) if s > 1 else alpha
+    a = a.astype(np.float32) / 255.0
+    y = np.concatenate([y if y.shape[-1] == 3 else np.repeat(y, 3, -1), a], axis=-1)
+  imageio.write_image(dst, y, bits=16 if bits16 else 8)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  from enhance_jax.data import imageio
+  from enhance_jax.training import components
+  try:
+    config = config_lib.resolve(_CONFIG, _WORKDIR.value)
+    model = components.model(config)
+    variables, where = components.load_inference_variables(config, model, _WORKDIR.value,
+                                                           use_ema=config.eval.use_ema)
+    enhancer = Enhancer(model, variables, config.data.channels, _TILE.value, _OVERLAP.value,
+                        _BATCH.value, _NOISE.value, _PREPROCESS.value)
+    src, dst = Path(_INPUT.value), Path(_OUTPUT.value)
+    if src.is_dir():
+      pairs = [(f, dst / (f.stem + ".png")) for f in imageio.list_images(src)]
+    else:
+      pairs = [(src, dst / (src.stem + ".png") if dst.is_dir() else dst)]
+    for a, b in pairs:
+      enhance_file(enhancer, a, b)
+      print(f"{a} -> {b}")
+    print(f"weights: {where}")
+  except (ValueError, KeyError, FileNotFoundError, OSError) as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)

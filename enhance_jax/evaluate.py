@@ -1,0 +1,101 @@
+"""Evaluate a model: `python -m enhance_jax.evaluate --config=FILE [--workdir=DIR] [--output_json=F]`.
+
+The config is --config when given, else the one training saved in --workdir.
+Uses the latest checkpoint in --workdir (EMA parameters when present), or
+`config.init_checkpoint` (imported official weights), or — for a classical
+baseline config (`config.baseline.name` set) — no weights at all. Scores the
+config's eval split with its protocol and writes eval_metrics.json (psnr, ssim,
+input_psnr, input_ssim, num_images, per-image values) and eval_grid.png into
+the workdir (or beside --output_json when there is no workdir).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from enhance_jax import config as config_lib
+from enhance_jax import distributed
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", str(config_lib.DEFAULT_CONFIG_FILE), "Config file (get_config()).",
+    lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
+_OUTPUT_JSON = flags.DEFINE_string("output_json", None, "Also write the metrics JSON here.")
+_SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.data.eval_split).")
+
+
+def run(config, workdir: str | None, output_json: str | None, split: str | None = None) -> dict:
+  """Evaluates and writes the outputs; returns the summary dict."""
+  import jax
+  from enhance_jax.data import pipeline
+  from enhance_jax.training import components, evaluation
+  from enhance_jax.training import mesh as mesh_lib
+
+  mesh = mesh_lib.make_mesh()
+  split = split or config.data.eval_split
+  source = components.source(config, split)
+  batches = pipeline.eval_batches(source, config.data, config.eval.get("batch_size", 1),
+                                  mesh.devices.size)
+  baseline = config.get("baseline", {}).get("name", "") if "baseline" in config else ""
+  if baseline:
+    from enhance_jax.baselines import as_model
+    model, variables, where = as_model(config), {}, f"baseline {baseline}"
+  else:
+    model = components.model(config)
+    variables, where = components.load_inference_variables(config, model, workdir,
+                                                           use_ema=config.eval.use_ema)
+    variables = mesh_lib.replicate(variables, mesh)
+  from enhance_jax import models
+  eval_fn = evaluation.make_eval_fn(model, components.degrade(config), components.protocol(config),
+                                    models.extra_inputs(model), mesh)
+  summary, per_image, samples = evaluation.evaluate(eval_fn, variables, batches, mesh,
+                                                    config.eval.seed,
+                                                    keep_images=config.eval.grid_images)
+  result = {**summary, "split": split, "weights": where,
+            "protocol": dict(config.eval.to_dict()), "per_image": per_image}
+  outdir = Path(workdir) if workdir else (Path(output_json).resolve().parent if output_json else None)
+  if jax.process_index() == 0:
+    if outdir is not None:
+      outdir.mkdir(parents=True, exist_ok=True)
+      _write_json(outdir / "eval_metrics.json", result)
+      evaluation.write_grid(outdir / "eval_grid.png", samples)
+    if output_json:
+      _write_json(Path(output_json), result)
+    print(f"{config.model.name if not baseline else baseline} on {config.data.name}/{split} "
+          f"({summary['num_images']} images, weights: {where}):")
+    for k in ("psnr", "ssim", "input_psnr", "input_ssim"):
+      if k in summary:
+        print(f"  {k:<11} {summary[k]:.4f}")
+    if outdir is not None:
+      print(f"  wrote {outdir / 'eval_metrics.json'} and {outdir / 'eval_grid.png'}")
+  return result
+
+
+def _write_json(path: Path, obj) -> None:
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(f".{path.name}.tmp")
+  tmp.write_text(json.dumps(obj, indent=2) + "\n")
+  os.replace(tmp, path)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)
+  distributed.initialize()
+  try:
+    config = config_lib.resolve(_CONFIG, _WORKDIR.value)
+    run(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value)
+  except (ValueError, KeyError, FileNotFoundError, OSError) as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,79 @@
+"""PSNR and SSIM inside the compiled graph, with the field's protocols.
+
+Inputs are NHWC float32 in [0, 1] (C = 1 or 3); results are per image, shape [N].
+A `Protocol` fixes the conventions papers differ on:
+  y_channel:   compare the BT.601 luma of MATLAB `rgb2ycbcr` (16..235 range)
+               instead of all channels (SR papers);
+  crop_border: shave k pixels on each side first (SR papers: k = scale);
+  round_uint8: quantise both images to 8 bits first, as when the output is saved
+               as uint8 (and, with y_channel, round Y as MATLAB does for uint8).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import dm_pix
+import jax
+import jax.numpy as jnp
+
+# MATLAB rgb2ycbcr, Y row, for RGB in [0, 1] -> Y in [16, 235] / 255.
+_Y_WEIGHTS = jnp.array([65.481, 128.553, 24.966], jnp.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Protocol:
+  y_channel: bool = False
+  crop_border: int = 0
+  round_uint8: bool = False
+
+  @classmethod
+  def from_config(cls, eval_config) -> "Protocol":
+    return cls(y_channel=bool(eval_config.y_channel), crop_border=int(eval_config.crop_border),
+               round_uint8=bool(eval_config.round_uint8))
+
+
+def quantize_uint8(x: jax.Array) -> jax.Array:
+  """Clip to [0, 1] and round to the nearest of 256 levels (still float)."""
+  return jnp.round(jnp.clip(x, 0.0, 1.0) * 255.0) / 255.0
+
+
+def rgb_to_y(x: jax.Array, round_uint8: bool = False) -> jax.Array:
+  """NHWC RGB in [0, 1] -> NHW1 luma Y in [16/255, 235/255] (MATLAB rgb2ycbcr)."""
+  y = (16.0 + jnp.tensordot(x, _Y_WEIGHTS, axes=[[-1], [0]])) / 255.0
+  if round_uint8:
+    y = jnp.round(y * 255.0) / 255.0
+  return y[..., None]
+
+
+def prepare(x: jax.Array, protocol: Protocol) -> jax.Array:
+  """Applies the protocol (rounding, Y conversion, border crop) to one NHWC batch."""
+  x = x.astype(jnp.float32)
+  if protocol.round_uint8:
+    x = quantize_uint8(x)
+  if protocol.y_channel and x.shape[-1] == 3:
+    x = rgb_to_y(x, protocol.round_uint8)
+  k = protocol.crop_border
+  if k:
+    x = x[:, k:-k, k:-k, :]
+  return x
+
+
+def psnr(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> jax.Array:
+  """Per-image PSNR in dB, peak 1.0: 10 log10(1 / MSE). Shape [N]."""
+  a, b = prepare(x, protocol), prepare(y, protocol)
+  return dm_pix.psnr(a, b)
+
+
+def ssim(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> jax.Array:
+  """Per-image SSIM (Gaussian 11x11 window, sigma 1.5, K1 0.01, K2 0.03, peak 1),
+  averaged over channels; the same as skimage with `gaussian_weights=True,
+  use_sample_covariance=False`. Shape [N]."""
+  a, b = prepare(x, protocol), prepare(y, protocol)
+  return dm_pix.ssim(a, b, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
+
+
+def psnr_ssim(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> dict[str, jax.Array]:
+  """Both metrics, sharing the preparation. Values shape [N]."""
+  a, b = prepare(x, protocol), prepare(y, protocol)
+  return {"psnr": dm_pix.psnr(a, b),
+          "ssim": dm_pix.ssim(a, b, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)}

@@ -1,0 +1,74 @@
+"""Run logs: JSON lines, TensorBoard events and a progress line (process 0 only)."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+
+def _fmt_time(seconds: float) -> str:
+  if not math.isfinite(seconds):
+    return "?"
+  seconds = int(seconds)
+  h, rem = divmod(seconds, 3600)
+  m, s = divmod(rem, 60)
+  return f"{h}h{m:02d}m" if h else (f"{m}m{s:02d}s" if m else f"{s}s")
+
+
+class MetricWriter:
+  """Appends `{"step": s, "split": ..., **metrics}` to metrics.jsonl and writes
+  the same scalars to TensorBoard under `<split>/<name>`. No-op off process 0."""
+
+  def __init__(self, workdir: str | Path, tensorboard: bool = True):
+    self.active = jax.process_index() == 0
+    self.workdir = Path(workdir)
+    self.path = self.workdir / "metrics.jsonl"
+    self._tb = None
+    if self.active:
+      self.workdir.mkdir(parents=True, exist_ok=True)
+      if tensorboard:
+        from tensorboardX import SummaryWriter
+        self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+
+  def write(self, step: int, split: str, metrics: dict) -> None:
+    if not self.active:
+      return
+    clean = {k: float(np.asarray(v)) for k, v in metrics.items()}
+    with open(self.path, "a") as f:
+      f.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
+    if self._tb is not None:
+      for k, v in clean.items():
+        self._tb.add_scalar(f"{split}/{k}", v, int(step))
+      self._tb.flush()
+
+  def close(self) -> None:
+    if self._tb is not None:
+      self._tb.close()
+
+
+class Progress:
+  """'step 120/400 | loss 0.0345 | 3.2 steps/s | ETA 1m27s' on stdout."""
+
+  def __init__(self, total: int, start: int):
+    self.total, self.start = total, start
+    self.t0 = time.perf_counter()
+    self.last_t, self.last_step = self.t0, start
+    self.active = jax.process_index() == 0
+
+  def update(self, step: int, metrics: dict) -> float:
+    """Prints the line; returns steps/s since the previous update."""
+    now = time.perf_counter()
+    rate = (step - self.last_step) / max(now - self.last_t, 1e-9)
+    self.last_t, self.last_step = now, step
+    if self.active:
+      shown = " | ".join(f"{k} {float(v):.4g}" for k, v in metrics.items()
+                         if k in ("loss", "d_loss", "g_loss", "psnr", "learning_rate"))
+      eta = (self.total - step) / rate if rate > 0 else float("inf")
+      print(f"step {step}/{self.total} | {shown} | {rate:.2f} steps/s | ETA {_fmt_time(eta)}",
+            flush=True, file=sys.stdout)
+    return rate

@@ -1,0 +1,75 @@
+"""Pixel losses and their weighted sums, from a config string.
+
+Each loss is `fn(pred, target) -> scalar` on NHWC float32 batches in [0, 1].
+`build("0.84*ssim+0.16*l1")` returns `fn(pred, target) -> (total, parts)` where
+`parts` maps each term's name to its unweighted value (for logging).
+"""
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import dm_pix
+import jax
+import jax.numpy as jnp
+
+from enhance_jax.registry import Registry
+
+LOSSES = Registry("loss")
+register = LOSSES.register
+
+
+@register("l1")
+def l1(pred: jax.Array, target: jax.Array) -> jax.Array:
+  return jnp.mean(jnp.abs(pred - target))
+
+
+@register("l2")
+def l2(pred: jax.Array, target: jax.Array) -> jax.Array:
+  """Mean squared error (also registered as 'mse')."""
+  return jnp.mean(jnp.square(pred - target))
+
+
+LOSSES.register("mse")(l2)
+
+
+@register("charbonnier")
+def charbonnier(pred: jax.Array, target: jax.Array, eps: float = 1e-3) -> jax.Array:
+  return jnp.mean(jnp.sqrt(jnp.square(pred - target) + eps * eps))
+
+
+@register("ssim")
+def ssim_loss(pred: jax.Array, target: jax.Array) -> jax.Array:
+  """1 - SSIM (Gaussian 11x11, sigma 1.5); patches must be at least 11 pixels."""
+  return 1.0 - jnp.mean(dm_pix.ssim(pred, target, max_val=1.0))
+
+
+@register("psnr")
+def neg_psnr(pred: jax.Array, target: jax.Array) -> jax.Array:
+  """-PSNR/100 of the batch (a log-MSE loss, scaled to be comparable to L1)."""
+  return jnp.log10(jnp.mean(jnp.square(pred - target)) + 1e-10) / 10.0
+
+
+_TERM = re.compile(r"^\s*(?:([0-9.eE+-]+)\s*\*\s*)?([a-z_0-9]+)\s*$")
+
+
+def build(spec: str, extra: dict[str, Callable] | None = None
+          ) -> Callable[[jax.Array, jax.Array], tuple[jax.Array, dict[str, jax.Array]]]:
+  """A weighted-sum loss from `spec`; `extra` adds losses not in the registry
+  (e.g. a perceptual loss bound to loaded VGG weights)."""
+  extra = extra or {}
+  terms = []
+  for part in spec.split("+"):
+    m = _TERM.match(part)
+    if not m:
+      raise ValueError(f"Loss spec {spec!r}: cannot parse term {part!r}; use e.g. '0.5*l1+ssim'.")
+    weight, name = m.groups()
+    fn = extra[name] if name in extra else LOSSES.lookup(name)
+    terms.append((float(weight) if weight else 1.0, name, fn))
+
+  def loss_fn(pred, target):
+    parts = {name: fn(pred.astype(jnp.float32), target) for _, name, fn in terms}
+    total = sum(w * parts[name] for w, name, _ in terms)
+    return total, parts
+
+  return loss_fn

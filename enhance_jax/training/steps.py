@@ -1,0 +1,92 @@
+"""Pure step functions: `(state, batch) -> (state, metrics)` and the eval step.
+
+A batch is a dict of NHWC float32 arrays in [0, 1]: 'target' and, for truly
+paired data, 'input'. Degradation, forward, loss, update and EMA all happen in
+the compiled graph; the host only feeds batches and reads metrics.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from enhance_jax.metrics import image_quality
+from enhance_jax.training.state import TrainState
+
+
+def _model_extras(batch: dict, keys: tuple[str, ...]) -> dict:
+  return {k: batch[k] for k in keys}
+
+
+def tree_all_finite(tree) -> jax.Array:
+  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
+  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+
+
+def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTransformation,
+               loss_fn: Callable, degrade: Callable, lr_schedule: Callable,
+               extra_inputs: tuple[str, ...] = (), ema_decay: float = 0.0,
+               skip_nonfinite: bool = True) -> tuple[TrainState, dict]:
+  """One regression update.
+
+  The step's key is `fold_in(state.rng, state.step)`, split for the
+  degradation and dropout, so a run is a pure function of (seed, data). A
+  non-finite loss or gradient never reaches the parameters when
+  `skip_nonfinite`: the update is dropped and `bad_step` records the first
+  such step (the loop stops or continues as configured).
+  """
+  key = jax.random.fold_in(state.rng, state.step)
+  k_degrade, k_dropout = jax.random.split(key)
+  batch = degrade(batch, k_degrade)
+  mutable = list(state.model_state.keys())
+
+  def compute_loss(params):
+    out = model.apply({"params": params, **state.model_state}, batch["input"], train=True,
+                      rngs={"dropout": k_dropout}, mutable=mutable or False,
+                      **_model_extras(batch, extra_inputs))
+    pred, new_model_state = out if mutable else (out, {})
+    loss, parts = loss_fn(pred, batch["target"])
+    return loss, (parts, new_model_state)
+
+  (loss, (parts, new_model_state)), grads = jax.value_and_grad(compute_loss, has_aux=True)(
+      state.params)
+  updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
+  new_params = optax.apply_updates(state.params, updates)
+  grad_norm = optax.global_norm(grads)
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+
+  if skip_nonfinite:
+    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
+    new_params = keep(new_params, state.params)
+    new_opt_state = keep(new_opt_state, state.opt_state)
+    new_model_state = keep(new_model_state, state.model_state)
+  ema = state.ema_params
+  if ema_decay and ema:
+    ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, new_params)
+  bad_step = jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step)
+  new_state = state.replace(step=state.step + 1, params=new_params, model_state=new_model_state,
+                            opt_state=new_opt_state, ema_params=ema, bad_step=bad_step)
+  metrics = {"loss": loss, "grad_norm": grad_norm, "learning_rate": lr_schedule(state.step),
+             **{f"loss_{k}": v for k, v in parts.items()}}
+  return new_state, metrics
+
+
+def eval_step(variables: dict, batch: dict, key: jax.Array, *, model, degrade: Callable,
+              protocol: image_quality.Protocol, extra_inputs: tuple[str, ...] = ()
+              ) -> tuple[jax.Array, jax.Array, dict]:
+  """Degrades, enhances and scores one batch.
+
+  Returns (input, output, metrics): NHWC input and output (output clipped to
+  [0, 1]) and per-image metrics, shape [N]: psnr, ssim and, when input and
+  target have the same shape, input_psnr and input_ssim.
+  """
+  batch = degrade(batch, key)
+  pred = model.apply(variables, batch["input"], train=False, **_model_extras(batch, extra_inputs))
+  pred = jnp.clip(pred.astype(jnp.float32), 0.0, 1.0)
+  metrics = image_quality.psnr_ssim(pred, batch["target"], protocol)
+  if batch["input"].shape == batch["target"].shape:
+    inp = image_quality.psnr_ssim(jnp.clip(batch["input"], 0.0, 1.0), batch["target"], protocol)
+    metrics.update({f"input_{k}": v for k, v in inp.items()})
+  return batch["input"], pred, metrics
