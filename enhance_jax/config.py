@@ -73,6 +73,30 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.seed = 1234                 # key of the eval degradation (fixed)
 
   c.init_checkpoint = ""             # params to start from / evaluate (import_weights output)
+
+  # Adversarial training (enhance_jax.training.adversarial): when enabled,
+  # config.model is the generator, config.optimizer its optimizer and
+  # config.loss its reconstruction term; train.ema_decay is G's EMA.
+  c.gan = ml_collections.ConfigDict()
+  c.gan.enabled = False
+  c.gan.disc = ml_collections.ConfigDict()
+  c.gan.disc.name = "patchgan"       # a registered discriminator (models/discriminators.py)
+  c.gan.disc.kwargs = ml_collections.ConfigDict()
+  c.gan.conditional = True           # D judges concat(input, image); needs same-size input
+  c.gan.loss = "bce"                 # "bce" (non-saturating), "lsgan" or "hinge"
+  c.gan.adv_weight = 0.01            # G loss = config.loss + adv_weight * adversarial term
+  c.gan.d_steps = 1                  # D updates per G update
+  c.gan.real_label = (1.0, 1.0)      # D target for real images: (lo, hi) uniform per image
+  c.gan.fake_label = (0.0, 0.0)      # (0.9, 0.9) real = one-sided label smoothing
+  c.gan.flip_prob = 0.0              # noisy labels: swap an image's label with this probability
+  c.gan.r1_weight = 0.0              # R1 penalty gamma: gamma/2 * E|grad_x D(real)|^2
+  c.gan.perceptual_weight = 0.0      # + weight * VGG perceptual loss (needs vgg_weights)
+  c.gan.vgg_weights = ""             # VGG .npz/.pth (metrics/vgg.py); absent = no perceptual term
+  c.gan.vgg_depth = 19
+  c.gan.perceptual_layers = ("relu5_4",)
+  c.gan.optimizer = ml_collections.ConfigDict(dict(  # D's optimizer (schema of c.optimizer)
+      name="adam", learning_rate=2e-4, schedule="constant", warmup_steps=0, end_lr_factor=1.0,
+      weight_decay=0.0, b1=0.5, b2=0.999, grad_clip_norm=0.0))
   return c
 
 
