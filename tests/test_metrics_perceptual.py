@@ -386,3 +386,77 @@ def test_inception_torch_keys_roundtrip(tmp_path):
   np.testing.assert_array_equal(again["batch_stats"]["Mixed_5b"]["branch1x1"]["bn"]["var"],
                                 variables["batch_stats"]["Mixed_5b"]["branch1x1"]["bn"]["var"])
   assert fid.maybe_load_variables(tmp_path / "absent.npz") is None
+
+
+def _np_basic_conv(x, p, bs, pad):
+  w = np.float64(p["conv"]["kernel"]).transpose(3, 2, 0, 1)  # HWIO -> OIHW
+  (ph, pw) = pad
+  xp = np.pad(x, ((0, 0), (ph, ph), (pw, pw), (0, 0)))
+  y = _np_conv(xp, w, 0.0, 1, 0)
+  y = (y - bs["bn"]["mean"]) / np.sqrt(np.float64(bs["bn"]["var"]) + 1e-3)
+  return np.maximum(y * p["bn"]["scale"] + p["bn"]["bias"], 0)
+
+
+def _np_pool3(x, kind):
+  """3x3, stride 1, pad 1: 'avg' excludes the padding from the count (TF), 'max' pads -inf."""
+  n, h, w, c = x.shape
+  if kind == "max":
+    xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), constant_values=-np.inf)
+    return np.max([xp[:, i:i + h, j:j + w] for i in range(3) for j in range(3)], axis=0)
+  xp = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+  ones = np.pad(np.ones((1, h, w, 1)), ((0, 0), (1, 1), (1, 1), (0, 0)))
+  total = sum(xp[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
+  count = sum(ones[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
+  return total / count
+
+
+@pytest.mark.parametrize("block", ["A", "E_1", "E_2"])
+def test_inception_blocks_match_numpy(block):
+  rng = np.random.default_rng(11)
+  x = rng.normal(size=(1, 5, 6, 8))
+  mod = fid.InceptionA(16) if block == "A" else fid.InceptionE(max_pool=block == "E_2")
+  shapes = jax.eval_shape(lambda: mod.init(jax.random.key(0), jnp.zeros(x.shape)))
+  v = vgg.random_like(shapes, 12)
+  v["batch_stats"] = jax.tree.map(lambda a: np.abs(a) + 0.5, v["batch_stats"])
+  got = np.asarray(mod.apply(v, x.astype(np.float32)))
+  P, B = v["params"], v["batch_stats"]
+  c = lambda name, inp, pad=(0, 0): _np_basic_conv(inp, P[name], B[name], pad)
+  if block == "A":
+    outs = [c("branch1x1", x), c("branch5x5_2", c("branch5x5_1", x), (2, 2)),
+            c("branch3x3dbl_3", c("branch3x3dbl_2", c("branch3x3dbl_1", x), (1, 1)), (1, 1)),
+            c("branch_pool", _np_pool3(x, "avg"))]
+  else:
+    b3 = c("branch3x3_1", x)
+    bd = c("branch3x3dbl_2", c("branch3x3dbl_1", x), (1, 1))
+    outs = [c("branch1x1", x), c("branch3x3_2a", b3, (0, 1)), c("branch3x3_2b", b3, (1, 0)),
+            c("branch3x3dbl_3a", bd, (0, 1)), c("branch3x3dbl_3b", bd, (1, 0)),
+            c("branch_pool", _np_pool3(x, "max" if block == "E_2" else "avg"))]
+  want = np.concatenate(outs, axis=-1)
+  assert got.shape == want.shape
+  assert _rel_err(got, want) < 1e-5
+
+
+def _np_torch_bilinear(x, out_h, out_w):
+  """torch interpolate(mode='bilinear', align_corners=False), no antialias, NHWC float64."""
+  def axis_weights(n_in, n_out):
+    src = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0)
+    i0 = np.minimum(np.floor(src).astype(int), n_in - 1)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    lam = src - i0
+    m = np.zeros((n_out, n_in))
+    m[np.arange(n_out), i0] += 1 - lam
+    m[np.arange(n_out), i1] += lam
+    return m
+  mh, mw = axis_weights(x.shape[1], out_h), axis_weights(x.shape[2], out_w)
+  return np.einsum("oh,nhwc,pw->nopc", mh, x, mw)
+
+
+@pytest.mark.parametrize("size", [(37, 50), (512, 480)])
+def test_inception_resize_is_torch_bilinear(size):
+  x = np.random.default_rng(13).uniform(size=(1, *size, 3))
+  want = _np_torch_bilinear(x, 299, 299)
+  got = fid.resize_bilinear(jnp.asarray(x, jnp.float32))
+  np.testing.assert_allclose(np.asarray(got), want, atol=2e-6)
+  # jax.image.resize (no antialias) agrees up to its float32 coordinate arithmetic.
+  other = jax.image.resize(x.astype(np.float32), (1, 299, 299, 3), "bilinear", antialias=False)
+  np.testing.assert_allclose(np.asarray(other), want, atol=1e-4)

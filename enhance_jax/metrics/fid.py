@@ -58,6 +58,28 @@ class BasicConv(nn.Module):
     return nn.relu(x)
 
 
+def _bilinear_matrix(n_in: int, n_out: int) -> np.ndarray:
+  """(n_out, n_in) weights of torch `interpolate(mode='bilinear', align_corners=False)`
+  along one axis: source x = (i + 0.5) n_in / n_out - 0.5, clamped at 0; the upper
+  neighbour is clamped at the last pixel (no antialiasing when shrinking)."""
+  src = np.maximum((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0.0)
+  i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+  i1 = np.minimum(i0 + 1, n_in - 1)
+  frac = src - i0
+  m = np.zeros((n_out, n_in))
+  np.add.at(m, (np.arange(n_out), i0), 1.0 - frac)
+  np.add.at(m, (np.arange(n_out), i1), frac)
+  return m
+
+
+def resize_bilinear(x: jax.Array, size: int = INPUT_SIZE) -> jax.Array:
+  """NHWC -> (N, size, size, C) as torch bilinear (align_corners=False), the
+  pytorch-fid resize. Weights are float64-built matrices (static shapes)."""
+  mh = jnp.asarray(_bilinear_matrix(x.shape[1], size), x.dtype)
+  mw = jnp.asarray(_bilinear_matrix(x.shape[2], size), x.dtype)
+  return jnp.einsum("oh,nhwc,pw->nopc", mh, x, mw, precision=jax.lax.Precision.HIGHEST)
+
+
 def _avg_pool3(x):
   return nn.avg_pool(x, (3, 3), (1, 1), ((1, 1), (1, 1)), count_include_pad=False)
 
@@ -154,8 +176,7 @@ class InceptionV3FID(nn.Module):
     if x.shape[-1] == 1:
       x = jnp.repeat(x, 3, axis=-1)
     if self.resize and x.shape[1:3] != (INPUT_SIZE, INPUT_SIZE):
-      x = jax.image.resize(x, (x.shape[0], INPUT_SIZE, INPUT_SIZE, 3), "bilinear",
-                           antialias=False)
+      x = resize_bilinear(x, INPUT_SIZE)
     x = 2.0 * x - 1.0
     x = BasicConv(32, (3, 3), (2, 2), name="Conv2d_1a_3x3")(x)
     x = BasicConv(32, (3, 3), name="Conv2d_2a_3x3")(x)
@@ -208,6 +229,21 @@ def inception_features(variables: Mapping, images: np.ndarray | Iterable[np.ndar
       b = np.concatenate([b, np.zeros((batch_size - n, *b.shape[1:]), b.dtype)])
     out.append(np.asarray(_forward(variables, b), np.float64)[:n])
   return np.concatenate(out) if out else np.zeros((0, FEATURE_DIM))
+
+
+def compute_stats(variables: Mapping, batches: Iterable[np.ndarray]) -> FeatureStats:
+  """Streams NHWC batches in [0, 1] through the network into `FeatureStats`."""
+  stats = FeatureStats.empty()
+  for b in batches:
+    stats = stats.update(np.asarray(_forward(variables, np.asarray(b, np.float32)), np.float64))
+  return stats
+
+
+def fid_score(variables: Mapping, images_a: Iterable[np.ndarray],
+              images_b: Iterable[np.ndarray]) -> float:
+  """FID between two streams of NHWC batches in [0, 1]."""
+  a, b = compute_stats(variables, images_a), compute_stats(variables, images_b)
+  return frechet_distance(a.mean, a.cov, b.mean, b.cov)
 
 
 # ------------------------------------------------------------- weight files ----
