@@ -172,3 +172,11 @@ def test_image_folder(tmp_path):
   (tmp_path / "void").mkdir()
   with pytest.raises(FileNotFoundError, match="no image files"):
     DATASETS.get("image_folder", target_dir=str(tmp_path / "void"))
+
+
+def test_split_slices(tmp_path, data_dir):
+  man = tmp_path / "manual"
+  for i in range(4):
+    _img(man / f"{i + 1:03d}.png", 8, 8, 1, seed=i)
+  src = DATASETS.get("set12", split="test[:2]", data_dir=data_dir, manual_dir=str(man))
+  assert len(src) == 2 and src[1]["name"] == "002"

@@ -134,13 +134,16 @@ def load(builder_cls, split: str, channels: int | None = None, *, config=None,
 
   Args:
     builder_cls: a `tfds.core.GeneratorBasedBuilder` subclass.
-    split: a split name (aliases mapped by `split_aliases`).
+    split: a split name (aliases mapped by `split_aliases`), optionally with a
+      TFDS slice, e.g. 'train[:10%]'.
     channels: 1 or 3 to convert on read; None keeps what is stored.
     config: a BuilderConfig name or object (None = the builder's default).
     data_dir: where prepared data goes (default $TFDS_DATA_DIR or ~/tensorflow_datasets).
     manual_dir: the folder the builder reads files from.
   """
-  split = (split_aliases or {}).get(split, split)
+  base, _, slice_ = split.partition("[")
+  base = (split_aliases or {}).get(base, base)
+  split = base + (f"[{slice_}" if slice_ else "")
   if manual_dir is not None and not (Path(manual_dir).is_dir() and any(Path(manual_dir).iterdir())):
     if getattr(builder_cls, "DOWNLOADABLE", False):
       manual_dir = None
@@ -153,8 +156,8 @@ def load(builder_cls, split: str, channels: int | None = None, *, config=None,
     dl_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
     builder.download_and_prepare(download_config=dl_config, file_format=FILE_FORMAT)
   splits = sorted(builder.info.splits.keys())
-  if split not in splits:
-    raise KeyError(f"Dataset {builder.name!r} ({builder.data_dir}) has no split {split!r}; "
+  if base not in splits:
+    raise KeyError(f"Dataset {builder.name!r} ({builder.data_dir}) has no split {base!r}; "
                    f"available: {', '.join(splits)}.")
   return TfdsSource(builder, split, channels)
 
