@@ -123,8 +123,8 @@ class Div2k(common.Builder, skip_registration=True):
       roots = {key: Path(p) for key, p in dl_manager.download_and_extract(urls).items()}
     out = {}
     for split, p in (("train", "train"), ("validation", "valid")):
-      hr_dir = roots[f"{p}_hr"] / f"DIV2K_{p}_HR"
-      lr_dir = roots[f"{p}_lr"] / f"DIV2K_{p}_LR_bicubic" / f"X{k}"
+      hr_dir = _find_dir(roots[f"{p}_hr"], f"DIV2K_{p}_HR")
+      lr_dir = _find_dir(roots[f"{p}_lr"], f"DIV2K_{p}_LR_bicubic/X{k}")
       pairs = common.pairs_by_stem(common.list_images(lr_dir, f"{self.name} {split} LR"),
                                    common.list_images(hr_dir, f"{self.name} {split} HR"),
                                    f"{self.name} x{k} {split}", input_suffix=f"x{k}")
@@ -134,6 +134,17 @@ class Div2k(common.Builder, skip_registration=True):
   def _generate_examples(self, pairs):
     for name, lr, hr in pairs:
       yield name, {"input": lr.read_bytes(), "target": hr.read_bytes(), "name": name}
+
+
+def _find_dir(root: Path, rel: str) -> Path:
+  """`root/rel`, or else the one folder below `root` whose path ends with `rel`."""
+  if (root / rel).is_dir():
+    return root / rel
+  found = [d for d in root.rglob(Path(rel).name) if d.is_dir() and d.as_posix().endswith(rel)]
+  if len(found) != 1:
+    raise FileNotFoundError(f"ej_div2k: expected one folder {rel!r} under {root}, found "
+                            f"{[str(f) for f in found] or 'none'}.")
+  return found[0]
 
 
 @register("div2k")
