@@ -98,3 +98,11 @@ def test_exposure_changes_brightness():
   np.testing.assert_allclose(np.asarray(dark), 0.2, atol=1e-6)
   bright = degradations.build("exposure(ev=2, contrast=1.0)")(b, jax.random.key(0))["input"]
   np.testing.assert_allclose(np.asarray(bright), 1.0)
+
+
+def test_color_matches_scikit_image():
+  skcolor = pytest.importorskip("skimage.color")
+  x = np.random.default_rng(5).random((8, 8, 3))
+  np.testing.assert_allclose(color.rgb_to_ycbcr(x) * 255, skcolor.rgb2ycbcr(x), atol=1e-9)
+  np.testing.assert_allclose(color.rgb_to_lab(x), skcolor.rgb2lab(x), atol=0.01)
+  np.testing.assert_allclose(color.lab_to_rgb(skcolor.rgb2lab(x)), x, atol=1e-3)
