@@ -42,6 +42,9 @@ def test_degradation_ops():
   up = degradations.build("bicubic_down(scale=2)|bicubic_up(scale=2)")({"target": x},
                                                                         jax.random.key(0))
   assert up["input"].shape == x.shape
+  odd = {"target": x[:, :23, :22]}
+  mc = degradations.build("bicubic_down(scale=4, modcrop=True)")(odd, jax.random.key(0))
+  assert mc["target"].shape == (2, 20, 20, 3) and mc["input"].shape == (2, 5, 5, 3)
 
 
 def _set5(k: int, i: int):

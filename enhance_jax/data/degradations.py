@@ -153,15 +153,25 @@ def low_light(batch: Batch, key: jax.Array, exposure=(0.05, 0.3), gamma=(1.4, 2.
 
 @register("bicubic_down")
 def bicubic_down(batch: Batch, key: jax.Array, scale: float = 4, boundary: str = "symmetric",
-                 quantize: bool = False, round_intermediate: bool = False) -> Batch:
+                 quantize: bool = False, round_intermediate: bool = False,
+                 modcrop: bool = False) -> Batch:
   """MATLAB bicubic downscaling of the input by `scale` (the SR LR image).
 
   Input [N, H, W, C] -> [N, ceil(H/scale), ceil(W/scale), C]; the target is
-  untouched (HR). `quantize` rounds the result to multiples of 1/255 (as if
-  saved as uint8); `boundary='replicate'` + `round_intermediate=True`
-  reproduces the classic benchmark LR images (see `data.bicubic`).
+  untouched (HR). `modcrop=True` (integer scale) first crops input, target and
+  mask to the top-left multiple of `scale` (the SR benchmark convention), so
+  that HR = scale x LR for any eval image. `quantize` rounds the result to
+  multiples of 1/255 (as if saved as uint8); `boundary='replicate'` +
+  `round_intermediate=True` reproduces the classic benchmark LR images
+  (see `data.bicubic`).
   """
   del key
+  if modcrop:
+    s = int(scale)
+    h, w = batch["input"].shape[1:3]
+    crop = lambda v: v[:, :h // s * s, :w // s * s]  # noqa: E731
+    batch = {**batch, **{k: crop(batch[k]) for k in ("input", "target", "mask")
+                         if k in batch and batch[k].shape[1:3] == (h, w)}}
   y = _bicubic.imresize(batch["input"], 1.0 / scale, boundary=boundary,
                         round_intermediate=round_intermediate)
   if quantize:
