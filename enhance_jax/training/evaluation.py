@@ -8,7 +8,7 @@ import jax
 import numpy as np
 
 from enhance_jax.data import imageio, pipeline
-from enhance_jax.metrics import image_quality
+from enhance_jax.metrics import fid, image_quality
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import steps
 
@@ -22,17 +22,25 @@ def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs,
 
 
 def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: int,
-             keep_images: int = 0) -> tuple[dict, list[dict], list[tuple]]:
+             keep_images: int = 0, ssim_threshold: float = 0.0,
+             fid_variables: dict | None = None) -> tuple[dict, list[dict], list[tuple]]:
   """Runs `eval_fn` over every batch once.
 
   Returns (summary, per_image, samples): the mean of each metric over real
   images plus 'num_images'; one dict per image with its name and metrics; and up
   to `keep_images` (input, output, target) HWC float triples for the grid.
   Batch b uses the degradation key fold_in(PRNGKey(seed), b).
+  Per image, `mse` (and `input_mse`) = 10^(-PSNR/10), the protocol's MSE.
+  `ssim_threshold` > 0 adds `ssim_accuracy` (and `input_ssim_accuracy`): the
+  share of images whose SSIM exceeds it. `fid_variables` (FID Inception, see
+  metrics/fid.py) adds `fid` between all outputs and all targets.
   """
   root = jax.random.PRNGKey(seed)
   rows = mesh_lib.process_rows
   per_image, samples = [], []
+  fid_stats = None
+  if fid_variables is not None:
+    fid_stats = [fid.FeatureStats.empty(), fid.FeatureStats.empty()]
   for b, eb in enumerate(batches):
     n = len(eb.weight)
     local = {k: v[rows(n)] for k, v in eb.batch.items()}
@@ -42,12 +50,26 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
     real = int(eb.weight.sum())
     for i in range(real):
       per_image.append({"name": eb.names[i], **{k: float(v[i]) for k, v in metrics.items()}})
+      for k in ("psnr", "input_psnr"):
+        if k in metrics:
+          per_image[-1][k.replace("psnr", "mse")] = float(10.0 ** (-float(metrics[k][i]) / 10.0))
+    if fid_stats is not None:
+      for j, images in enumerate((np.asarray(_gather(out))[:real], eb.batch["target"][:real])):
+        images = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
+        fid_stats[j] = fid_stats[j].update(fid.inception_features(fid_variables, images))
     if len(samples) < keep_images:
       inp, out = _gather(inp), _gather(out)
       for i in range(min(real, keep_images - len(samples))):
         samples.append((np.asarray(inp[i]), np.asarray(out[i]), eb.batch["target"][i]))
   keys = [k for k in per_image[0] if k != "name"]
   summary = {k: float(np.mean([p[k] for p in per_image])) for k in keys}
+  if ssim_threshold > 0:
+    for k in ("ssim", "input_ssim"):
+      if k in keys:
+        summary[f"{k}_accuracy"] = float(np.mean([p[k] > ssim_threshold for p in per_image]))
+  if fid_stats is not None and fid_stats[0].n >= 2:
+    f_out, f_target = fid_stats
+    summary["fid"] = fid.frechet_distance(f_out.mean, f_out.cov, f_target.mean, f_target.cov)
   summary["num_images"] = len(per_image)
   return summary, per_image, samples
 
