@@ -80,13 +80,16 @@ def eval_step(variables: dict, batch: dict, key: jax.Array, *, model, degrade: C
 
   Returns (input, output, metrics): NHWC input and output (output clipped to
   [0, 1]) and per-image metrics, shape [N]: psnr, ssim and, when input and
-  target have the same shape, input_psnr and input_ssim.
+  target have the same shape (or the input is gray and the target RGB),
+  input_psnr and input_ssim.
   """
   batch = degrade(batch, key)
   pred = model.apply(variables, batch["input"], train=False, **_model_extras(batch, extra_inputs))
   pred = jnp.clip(pred.astype(jnp.float32), 0.0, 1.0)
   metrics = image_quality.psnr_ssim(pred, batch["target"], protocol)
-  if batch["input"].shape == batch["target"].shape:
-    inp = image_quality.psnr_ssim(jnp.clip(batch["input"], 0.0, 1.0), batch["target"], protocol)
+  x, y = batch["input"], batch["target"]
+  if x.shape[:3] == y.shape[:3] and x.shape[-1] in (1, y.shape[-1]):
+    # A gray input beside an RGB target is the colourless baseline (colorization).
+    inp = image_quality.psnr_ssim(jnp.clip(jnp.broadcast_to(x, y.shape), 0.0, 1.0), y, protocol)
     metrics.update({f"input_{k}": v for k, v in inp.items()})
   return batch["input"], pred, metrics
