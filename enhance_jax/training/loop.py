@@ -13,7 +13,7 @@ from absl import logging
 
 from enhance_jax import models
 from enhance_jax.data import pipeline
-from enhance_jax.training import checkpointing, components, evaluation, logs
+from enhance_jax.training import adversarial, checkpointing, components, evaluation, logs
 from enhance_jax.training import losses, optim, steps
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import state as state_lib
@@ -93,7 +93,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   eval_batches = pipeline.eval_batches(eval_source, config.data,
                                        config.eval.get("batch_size", 1), mesh.devices.size)
 
-  state = create_state(config, model, tx, mesh)
+  gan = adversarial.Setup(config, model, num_steps) if adversarial.enabled(config) else None
+  state = gan.create_state(mesh) if gan else create_state(config, model, tx, mesh)
   ckpt = checkpointing.Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
   latest = ckpt.latest_step()
   if latest is not None:
@@ -109,10 +110,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       steps.train_step, model=model, tx=tx, loss_fn=loss_fn, degrade=degrade,
       lr_schedule=lr_schedule, extra_inputs=extra_inputs, ema_decay=config.train.ema_decay,
       skip_nonfinite=True)
+  if gan:  # the adversarial step (both networks) replaces the regression one
+    step_fn = gan.step_fn(degrade, extra_inputs)
   train_step = jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
                        out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
                        donate_argnums=(0,))
   eval_fn = evaluation.make_eval_fn(model, degrade, components.protocol(config), extra_inputs, mesh)
+  fid_variables = None
+  if config.eval.get("fid_weights", ""):
+    from enhance_jax.metrics import fid
+    fid_variables = fid.maybe_load_variables(config.eval.fid_weights)
 
   writer = logs.MetricWriter(workdir)
   progress = logs.Progress(num_steps, start_step)
@@ -125,7 +132,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     variables = state.variables(use_ema=config.eval.use_ema)
     result, per_image, samples = evaluation.evaluate(
         eval_fn, variables, eval_batches, mesh, config.eval.seed,
-        keep_images=config.eval.grid_images)
+        keep_images=config.eval.grid_images,
+        ssim_threshold=float(config.eval.get("ssim_threshold", 0.0)), fid_variables=fid_variables)
     writer.write(step, "eval", result)
     if is_main:
       evaluation.write_grid(workdir / "eval_grid.png", samples)
