@@ -48,6 +48,7 @@ class SRCNN(nn.Module):
     kernel_sizes: the three conv kernel sides, (9, 5, 5), (9, 3, 5) or (9, 1, 5).
     features: widths of conv1 and conv2 (64, 32).
     padding: 'replicate' (official `imfilter(..., 'replicate')`) or 'zero'.
+    normalization: after conv1 and conv2 ('none' in the paper).
     color: 'y' = the net sees only the luma: a 3-channel input is converted with
       MATLAB `rgb2ycbcr`, Y is restored and Cb/Cr are kept from the input, the
       result is converted back to RGB; a 1-channel input is taken as Y.
@@ -57,14 +58,16 @@ class SRCNN(nn.Module):
   features: Sequence[int] = (64, 32)
   padding: str = "replicate"
   activation: str = "relu"
+  normalization: str = "none"
   color: str = "y"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
-    del train, extra
+    del extra
     c = x.shape[-1]
-    act = layers.activation(self.activation)
+    act = lambda h: layers.activation(self.activation)(layers.normalization(self.normalization,
+                                                                             train)(h))
     k1, k2, k3 = self.kernel_sizes
     if self.color == "y" and c == 3:
       ycc = rgb_to_ycbcr(x)
