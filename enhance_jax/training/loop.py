@@ -49,8 +49,11 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
-def _state_sharding(state, mesh):
-  return jax.tree.map(lambda _: mesh_lib.replicated(mesh), state)
+def _state_sharding(config: ml_collections.ConfigDict, state, mesh):
+  """FSDP-style shardings (config.mesh) for a TrainState; a GAN state is replicated."""
+  if not isinstance(state, state_lib.TrainState):
+    return jax.tree.map(lambda _: mesh_lib.replicated(mesh), state)
+  return mesh_lib.state_sharding(state, mesh, int(config.get("mesh", {}).get("min_shard_size", 0)))
 
 
 def create_state(config: ml_collections.ConfigDict, model, tx, mesh) -> state_lib.TrainState:
@@ -64,19 +67,20 @@ def create_state(config: ml_collections.ConfigDict, model, tx, mesh) -> state_li
   state = state_lib.create_train_state(model, tx, np.zeros(sample["input"].shape, np.float32),
                                        config.seed, ema=config.train.ema_decay > 0,
                                        variables=init)
-  return mesh_lib.replicate(state, mesh)
+  return mesh_lib.place(state, _state_sharding(config, state, mesh))
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
   """Trains `config` in `workdir`, resuming from its latest checkpoint.
 
+  `devices` restricts the mesh (default: every device of every process).
   Writes checkpoints/, metrics.jsonl, tensorboard/, eval_metrics.json and
   eval_grid.png into `workdir`; returns the final evaluation summary.
   """
   workdir = Path(workdir).resolve()
   workdir.mkdir(parents=True, exist_ok=True)
   is_main = jax.process_index() == 0
-  mesh = mesh_lib.make_mesh()
+  mesh = mesh_lib.make_mesh(devices, fsdp=int(config.get("mesh", {}).get("fsdp", 1)))
   model = components.model(config)
   extra_inputs = models.extra_inputs(model)
   degrade = components.degrade(config)
@@ -84,7 +88,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   num_steps = int(config.train.num_steps)
   tx, lr_schedule = optim.build(config.optimizer, num_steps)
   global_batch = int(config.train.batch_size)
-  mesh_lib.local_batch_size(global_batch, mesh)
+  mesh_lib.check_batch_size(global_batch, mesh)
   if config.train.nan_policy not in ("stop", "skip"):
     raise ValueError(f"config.train.nan_policy={config.train.nan_policy!r}: use 'stop' or 'skip'.")
 
@@ -104,7 +108,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       print(f"Resuming from step {latest} ({ckpt.path(latest)})", flush=True)
   start_step = int(jax.device_get(state.step))
 
-  state_sharding = _state_sharding(state, mesh)
+  state_sharding = _state_sharding(config, state, mesh)
   batch_sharding = mesh_lib.batch_sharded(mesh)
   step_fn = functools.partial(
       steps.train_step, model=model, tx=tx, loss_fn=loss_fn, degrade=degrade,
@@ -124,7 +128,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   writer = logs.MetricWriter(workdir)
   progress = logs.Progress(num_steps, start_step)
   batches = pipeline.train_batches(train_source, config.data, config.seed, global_batch,
-                                   mesh_lib.process_rows(global_batch), start_step)
+                                   mesh_lib.process_rows(global_batch, mesh), start_step)
   pending: list[dict] = []
   summary: dict = {}
 

@@ -54,7 +54,7 @@ def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTrans
       state.params)
   updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
   new_params = optax.apply_updates(state.params, updates)
-  grad_norm = optax.global_norm(grads)
+  grad_norm = optax.tree.norm(grads)
   finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
 
   if skip_nonfinite:
