@@ -64,6 +64,11 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.nan_policy = "stop"        # "stop" or "skip" the update
   c.train.dtype = "float32"          # compute dtype: float32 or bfloat16
 
+  # Device mesh ('data', 'model') over all processes (enhance_jax.training.mesh).
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.fsdp = 1                    # 'model' axis size: >1 shards large params FSDP-style
+  c.mesh.min_shard_size = 2**14      # params with fewer elements stay replicated
+
   c.eval = ml_collections.ConfigDict()
   c.eval.y_channel = False           # PSNR/SSIM on BT.601 Y (MATLAB rgb2ycbcr)
   c.eval.crop_border = 0             # pixels shaved on each side before metrics

@@ -1,10 +1,17 @@
 """Multi-process set-up through `jax.distributed.initialize`.
 
-One call, before any other JAX use, in every entry point:
-  - SLURM (srun with SLURM_NTASKS > 1) and Cloud TPU VMs: auto-detected by JAX;
-  - otherwise explicit flags (or env ENHANCE_JAX_COORDINATOR / _NUM_PROCESSES /
-    _PROCESS_ID, which `launch/local_multiprocess.sh` sets);
-  - none of these: a single process, nothing to do.
+Every entry point calls `initialize()` once, before any other JAX use. Which
+processes form the run, by `--distributed` (env ENHANCE_JAX_DISTRIBUTED):
+  - auto (default): explicit `--coordinator_address/--num_processes/--process_id`
+    (or env ENHANCE_JAX_COORDINATOR / _NUM_PROCESSES / _PROCESS_ID, which
+    `launch/local_multiprocess.sh` sets) when given; else JAX's auto-detection
+    inside a SLURM step of several tasks (srun) or on a multi-host TPU
+    environment; else a single process, nothing to do;
+  - on: always initialise, auto-detecting what is not given (the SLURM and TPU
+    VM launchers set this);
+  - off: never (a single process).
+A peer that dies is noticed within `--heartbeat_timeout` seconds; the other
+processes then stop with an error naming the run's processes.
 """
 from __future__ import annotations
 
@@ -13,38 +20,60 @@ import os
 import jax
 from absl import flags, logging
 
+
+def _env_int(name: str) -> int | None:
+  value = os.environ.get(name, "")
+  return int(value) if value else None
+
+
+_MODE = flags.DEFINE_enum(
+    "distributed", os.environ.get("ENHANCE_JAX_DISTRIBUTED", "auto"), ["auto", "on", "off"],
+    "Multi-process initialisation: auto-detect, always, or never.")
 _COORDINATOR = flags.DEFINE_string(
     "coordinator_address", os.environ.get("ENHANCE_JAX_COORDINATOR"),
-    "host:port of process 0 for multi-process runs (not needed on SLURM or TPU VMs).")
+    "host:port of process 0 (not needed on SLURM or TPU VMs).")
 _NUM_PROCESSES = flags.DEFINE_integer(
-    "num_processes", int(os.environ.get("ENHANCE_JAX_NUM_PROCESSES", "0")) or None,
-    "Total number of processes.")
+    "num_processes", _env_int("ENHANCE_JAX_NUM_PROCESSES"), "Total number of processes.")
 _PROCESS_ID = flags.DEFINE_integer(
-    "process_id", int(os.environ["ENHANCE_JAX_PROCESS_ID"])
-    if "ENHANCE_JAX_PROCESS_ID" in os.environ else None, "This process's index.")
+    "process_id", _env_int("ENHANCE_JAX_PROCESS_ID"), "This process's index, 0..N-1.")
 _INIT_TIMEOUT = flags.DEFINE_integer(
-    "distributed_timeout", int(os.environ.get("ENHANCE_JAX_DIST_TIMEOUT", "300")),
-    "Seconds to wait for all processes to join, and for a dead peer to be noticed.")
+    "distributed_timeout", _env_int("ENHANCE_JAX_DIST_TIMEOUT") or 300,
+    "Seconds to wait for all processes to join.")
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+    "heartbeat_timeout", _env_int("ENHANCE_JAX_HEARTBEAT_TIMEOUT") or 100,
+    "Seconds after which a silent process is declared dead and the run stops.")
 
 
 def _on_cluster() -> bool:
-  if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_STEP_ID" in os.environ:
+  """Inside an srun step of several tasks, or a multi-host TPU environment."""
+  slurm_step = "SLURM_STEP_ID" in os.environ and "SLURM_STEP_NODELIST" in os.environ
+  if slurm_step and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
     return True
-  return bool(os.environ.get("TPU_WORKER_HOSTNAMES") or os.environ.get("MEGASCALE_COORDINATOR_ADDRESS"))
+  return bool(os.environ.get("TPU_WORKER_HOSTNAMES", "").count(",")
+              or os.environ.get("MEGASCALE_COORDINATOR_ADDRESS"))
 
 
 def initialize() -> None:
   """Initialises the JAX distributed runtime when the run has several processes."""
-  if _COORDINATOR.value:
-    if _NUM_PROCESSES.value is None or _PROCESS_ID.value is None:
-      raise ValueError("--coordinator_address needs --num_processes and --process_id.")
+  explicit = _COORDINATOR.value is not None
+  if explicit and (_NUM_PROCESSES.value is None or _PROCESS_ID.value is None):
+    raise ValueError("--coordinator_address (ENHANCE_JAX_COORDINATOR) needs --num_processes "
+                     "and --process_id (ENHANCE_JAX_NUM_PROCESSES, ENHANCE_JAX_PROCESS_ID).")
+  mode = _MODE.value
+  if mode == "off" or (mode == "auto" and not explicit and not _on_cluster()):
+    return
+  where = (f"coordinator {_COORDINATOR.value}, process {_PROCESS_ID.value} of "
+           f"{_NUM_PROCESSES.value}" if explicit else "auto-detected cluster")
+  try:
     jax.distributed.initialize(
         coordinator_address=_COORDINATOR.value, num_processes=_NUM_PROCESSES.value,
         process_id=_PROCESS_ID.value, initialization_timeout=_INIT_TIMEOUT.value,
-        heartbeat_timeout_seconds=min(_INIT_TIMEOUT.value, 60))
-  elif _on_cluster():
-    jax.distributed.initialize(initialization_timeout=_INIT_TIMEOUT.value)
-  else:
-    return
+        heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value)
+  except Exception as e:  # noqa: BLE001  (re-raised with the context a user needs)
+    raise RuntimeError(
+        f"jax.distributed.initialize failed ({where}, timeout {_INIT_TIMEOUT.value}s): "
+        f"{str(e).splitlines()[0] if str(e) else type(e).__name__}. Check that every process "
+        "was started with the same coordinator address and process count, and that process 0 "
+        "is reachable.") from e
   logging.info("Process %d of %d; %d local / %d global devices.", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())

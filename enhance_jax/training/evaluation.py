@@ -14,11 +14,12 @@ from enhance_jax.training import steps
 
 
 def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs, mesh):
-  """The jitted eval step: replicated variables, batch sharded over 'data'."""
+  """The jitted eval step: variables as they come (replicated or FSDP-sharded),
+  batch sharded over 'data'."""
   fn = functools.partial(steps.eval_step, model=model, degrade=degrade, protocol=protocol,
                          extra_inputs=extra_inputs)
   rep, shard = mesh_lib.replicated(mesh), mesh_lib.batch_sharded(mesh)
-  return jax.jit(fn, in_shardings=(rep, shard, rep), out_shardings=(shard, shard, shard))
+  return jax.jit(fn, in_shardings=(None, shard, rep), out_shardings=(shard, shard, shard))
 
 
 def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: int,
@@ -43,7 +44,7 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
     fid_stats = [fid.FeatureStats.empty(), fid.FeatureStats.empty()]
   for b, eb in enumerate(batches):
     n = len(eb.weight)
-    local = {k: v[rows(n)] for k, v in eb.batch.items()}
+    local = {k: v[rows(n, mesh)] for k, v in eb.batch.items()}
     inp, out, metrics = eval_fn(variables, mesh_lib.global_batch(local, mesh),
                                 jax.random.fold_in(root, b))
     metrics = jax.device_get(_gather(metrics))
