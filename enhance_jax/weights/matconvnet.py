@@ -84,8 +84,9 @@ def read_srcnn(path: str | os.PathLike) -> list[tuple[np.ndarray, np.ndarray]]:
     raise FileNotFoundError(f"{path}: no such file")
   try:
     m = scipy.io.loadmat(str(path))
-  except (ValueError, NotImplementedError, OSError) as e:
-    raise MatFileError(f"{path}: cannot read as MATLAB v5 .mat ({e})") from None
+  except Exception as e:  # noqa: BLE001  (scipy raises IndexError, MatReadError, ... on junk)
+    raise MatFileError(f"{path}: cannot read as MATLAB v5 .mat "
+                       f"({type(e).__name__}: {' '.join(str(e).split())})") from None
   need = [f"{p}_conv{i}" for i in (1, 2, 3) for p in ("weights", "biases")]
   missing = [k for k in need if k not in m]
   if missing:

@@ -250,7 +250,8 @@ def load(path: str | os.PathLike) -> Any:
     raise
   except (pickle.UnpicklingError, EOFError, struct.error, zipfile.BadZipFile,
           ValueError, TypeError, AttributeError, IndexError) as e:
-    raise TorchPickleError(f"{source}: cannot read torch file ({type(e).__name__}: {e})") from None
+    msg = " ".join(str(e).split())  # one line
+    raise TorchPickleError(f"{source}: cannot read torch file ({type(e).__name__}: {msg})") from None
 
 
 def load_state_dict(path: str | os.PathLike, strip_prefixes: tuple[str, ...] = ("module.",)
