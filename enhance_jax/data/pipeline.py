@@ -1,8 +1,9 @@
 """Input pipelines: infinite training batches and one-pass evaluation batches.
 
-Training (grain): the global batch of step s holds the examples
-[s*B, (s+1)*B) of the seeded, per-epoch-shuffled, repeated source, each
-randomly cropped and flipped with a generator seeded by its index. The order is
+Training: the global batch of step s holds the examples [s*B, (s+1)*B) of
+`TrainExamples` (the source in a per-epoch seeded permutation, each example
+randomly cropped and flipped with a generator seeded by its index); grain
+assembles batches in background threads. The order is
 therefore a pure function of (seed, step): a resumed run continues exactly, and
 the global batch is the same whatever the number of processes. Each process
 reads and augments only its own rows of every global batch.
@@ -15,12 +16,13 @@ repeating its last image with weight 0, so padding never counts in a metric.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Iterator
 
 import grain
 import numpy as np
 
-from enhance_jax.data import augment, imageio
+from enhance_jax.data import augment, host_ops, imageio
 
 
 def _float_example(ex: dict) -> dict:
@@ -30,27 +32,36 @@ def _float_example(ex: dict) -> dict:
   return out
 
 
-class _TrainTransform:
-  """Per-example random crop + flips/rotations (host, numpy)."""
+class TrainExamples:
+  """Infinite random-access training examples: element i is a pure function of
+  (seed, i). Epoch e = i // len(source) visits the source in the order of a
+  permutation seeded by (seed, e); each example is cropped and flipped with a
+  generator seeded by (seed, i)."""
 
-  def __init__(self, patch_size: int, scale: int, flip_rot: bool):
-    self.patch_size, self.scale, self.flip_rot = patch_size, scale, flip_rot
+  def __init__(self, source, data_cfg, seed: int):
+    if len(source) == 0:
+      raise ValueError(f"Training dataset {data_cfg.name!r} split {data_cfg.train_split!r} "
+                       "is empty.")
+    self.source, self.seed = source, int(seed)
+    self.patch_size, self.scale = int(data_cfg.patch_size), int(data_cfg.get("scale", 1))
+    self.flip_rot = bool(data_cfg.augment)
+    self.host_degrade = host_ops.build(data_cfg.get("host_degrade", ""))
 
-  def __call__(self, ex: dict, rng: np.random.Generator) -> dict:
-    ex = augment.paired_random_crop(ex, self.patch_size, self.scale, rng)
+  @functools.lru_cache(maxsize=4)
+  def permutation(self, epoch: int) -> np.ndarray:
+    return np.random.default_rng([self.seed, 0, epoch]).permutation(len(self.source))
+
+  def index(self, i: int) -> int:
+    """Source index of element i."""
+    epoch, pos = divmod(i, len(self.source))
+    return int(self.permutation(epoch)[pos])
+
+  def __getitem__(self, i: int) -> dict:
+    rng = np.random.default_rng([self.seed, 1, i])
+    ex = augment.paired_random_crop(self.source[self.index(i)], self.patch_size, self.scale, rng)
     if self.flip_rot:
       ex = augment.paired_flip_rot(ex, rng)
-    return _float_example(ex)
-
-
-def train_examples(source, data_cfg, seed: int) -> grain.MapDataset:
-  """Infinite MapDataset of augmented float32 examples; element i is a pure
-  function of (seed, i)."""
-  if len(source) == 0:
-    raise ValueError(f"Training dataset {data_cfg.name!r} split {data_cfg.train_split!r} is empty.")
-  ds = grain.MapDataset.source(source).seed(seed).shuffle().repeat()
-  return ds.random_map(_TrainTransform(data_cfg.patch_size, data_cfg.get("scale", 1),
-                                       data_cfg.augment))
+    return _float_example(self.host_degrade(ex, rng))
 
 
 def train_batches(source, data_cfg, seed: int, global_batch: int, rows: slice,
@@ -60,7 +71,7 @@ def train_batches(source, data_cfg, seed: int, global_batch: int, rows: slice,
   Each element is a dict of stacked float32 NHWC numpy arrays. Batches are
   assembled in `data_cfg.num_workers` background threads, `prefetch` ahead.
   """
-  examples = train_examples(source, data_cfg, seed)
+  examples = TrainExamples(source, data_cfg, seed)
   lo, hi = rows.start, rows.stop
 
   def load(step: int) -> dict:
@@ -80,31 +91,22 @@ class EvalBatch:
   names: list[str]     # names of the real images
 
 
-def _center_crop(ex: dict, size: int, scale: int) -> dict:
-  t = ex["target"]
-  h, w = t.shape[:2]
-  ch, cw = min(h, size), min(w, size)
-  ch, cw = ch - ch % scale, cw - cw % scale
-  top, left = (h - ch) // 2 // scale * scale, (w - cw) // 2 // scale * scale
-  out = dict(ex, target=t[top:top + ch, left:left + cw])
-  if "input" in ex:
-    s = ex["input"].shape[0] and (t.shape[0] // ex["input"].shape[0])
-    out["input"] = ex["input"][top // s:(top + ch) // s, left // s:(left + cw) // s]
-  return out
-
-
-def eval_batches(source, data_cfg, eval_batch_size: int, num_devices: int) -> list[EvalBatch]:
-  """All evaluation images, grouped by shape into padded global batches."""
+def eval_batches(source, data_cfg, eval_batch_size: int, num_devices: int,
+                 seed: int = 0) -> list[EvalBatch]:
+  """All evaluation images, grouped by shape into padded global batches.
+  Host-side degradations (JPEG) of image i use a generator seeded by (seed, i)."""
   n = len(source)
   if data_cfg.get("max_eval_images", 0):
     n = min(n, data_cfg.max_eval_images)
   if n == 0:
     raise ValueError(f"Evaluation dataset {data_cfg.name!r} split {data_cfg.eval_split!r} is empty.")
+  host_degrade = host_ops.build(data_cfg.get("host_degrade", ""))
   groups: dict[tuple, list[dict]] = {}
   for i in range(n):
     ex = source[i]
     if data_cfg.get("eval_max_size", 0):
-      ex = _center_crop(ex, data_cfg.eval_max_size, data_cfg.get("scale", 1))
+      ex = augment.center_crop(ex, data_cfg.eval_max_size, data_cfg.get("scale", 1))
+    ex = host_degrade(ex, np.random.default_rng([seed, 2, i]))
     key = tuple((k, ex[k].shape) for k in ("target", "input") if k in ex)
     groups.setdefault(key, []).append(ex)
   size = max(eval_batch_size, 1)

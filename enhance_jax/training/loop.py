@@ -94,8 +94,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
 
   train_source = components.source(config, config.data.train_split)
   eval_source = components.source(config, config.data.eval_split)
-  eval_batches = pipeline.eval_batches(eval_source, config.data,
-                                       config.eval.get("batch_size", 1), mesh.devices.size)
+  eval_batches = pipeline.eval_batches(eval_source, config.data, config.eval.get("batch_size", 1),
+                                       mesh_lib.data_size(mesh), config.eval.seed)
 
   gan = adversarial.Setup(config, model, num_steps) if adversarial.enabled(config) else None
   state = gan.create_state(mesh) if gan else create_state(config, model, tx, mesh)
