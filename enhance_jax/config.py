@@ -8,6 +8,8 @@ style: `def get_config(): c = base_config(); c.model.name = ...; return c`.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from pathlib import Path
 
 import ml_collections
@@ -126,7 +128,9 @@ def save_run_config(config: ml_collections.ConfigDict, workdir: str | Path) -> P
   `load_run_config` so evaluate/enhance need only --workdir)."""
   path = Path(workdir) / "config.json"
   path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_text(config.to_json_best_effort(indent=2) + "\n")
+  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")  # atomic: a kill never truncates it
+  tmp.write_text(config.to_json_best_effort(indent=2) + "\n")
+  os.replace(tmp, path)
   return path
 
 
@@ -136,7 +140,10 @@ def load_run_config(workdir: str | Path) -> ml_collections.ConfigDict | None:
   if not path.is_file():
     return None
   import json
-  return ml_collections.ConfigDict(json.loads(path.read_text()))
+  try:
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+  except ValueError as e:
+    raise ValueError(f"{path}: not a valid saved config ({e}); pass --config.") from None
 
 
 def resolve(config_flag, workdir: str | None) -> ml_collections.ConfigDict:
@@ -148,4 +155,53 @@ def resolve(config_flag, workdir: str | None) -> ml_collections.ConfigDict:
     saved = load_run_config(workdir)
     if saved is not None:
       return saved
-  return config_flag.value
+  try:
+    value = config_flag.value
+    value.keys()  # a config file that failed to load raises only when used
+    return value
+  except OSError as e:  # ml_collections: the config file failed to load (multi-line)
+    raise FileNotFoundError(" ".join(str(e).split())) from None
+
+
+def define_config_flag(help_text: str = "Config file (get_config()).", default: str | None = None):
+  """`--config` of an entry point (`lock_config`). An override naming no config
+  key (`--config.train.nonexistent=1`) exits with one line naming it instead of
+  ml_collections' bare AttributeError traceback at import."""
+  from ml_collections import config_flags
+  try:
+    return config_flags.DEFINE_config_file("config", default or str(DEFAULT_CONFIG_FILE),
+                                           help_text, lock_config=True)
+  except (AttributeError, KeyError, TypeError, ValueError) as e:
+    msg = _bad_override(sys.argv[1:], default) or " ".join(str(e).split())
+    raise SystemExit(f"error: {msg}") from None
+
+
+def _bad_override(argv: list[str], default: str | None) -> str | None:
+  """Which `--config.a.b=...` in `argv` names no key of the config, as a message."""
+  import difflib
+  path = default or str(DEFAULT_CONFIG_FILE)
+  for i, a in enumerate(argv):
+    if a.startswith("--config="):
+      path = a.split("=", 1)[1]
+    elif a == "--config" and i + 1 < len(argv):
+      path = argv[i + 1]
+  try:
+    file, _, arg = path.partition(":")
+    config = load_config_file(file, arg or None)
+  except Exception:  # noqa: BLE001  (the flag reports a broken config file itself)
+    return None
+  for a in argv:
+    if not a.startswith("--config."):
+      continue
+    key = a[len("--config."):].split("=", 1)[0]
+    node, done = config, []
+    for part in key.split("."):
+      fields = list(node.keys()) if isinstance(node, (ml_collections.ConfigDict, dict)) else []
+      if part not in fields:
+        where = "config" + "".join(f".{d}" for d in done)
+        close = difflib.get_close_matches(part, fields, n=1)
+        hint = f"; did you mean {where}.{close[0]}?" if close else (
+            f"; it has: {', '.join(sorted(fields))}" if fields else " (not a section)")
+        return f"--config.{key}: unknown config key ({where} has no field {part!r}{hint})"
+      node, done = node[part], done + [part]
+  return None

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from enhance_jax import config as config_lib
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(config_lib.DEFAULT_CONFIG_FILE), "Config file (default: the one saved in "
-    "--workdir by training).", lock_config=True)
+_CONFIG = config_lib.define_config_flag(
+    "Config file (default: the one saved in --workdir by training).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
 _INPUT = flags.DEFINE_string("input", None, "Image file or folder.", required=True)
 _OUTPUT = flags.DEFINE_string("output", None, "Output file or folder.", required=True)

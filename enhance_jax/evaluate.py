@@ -16,14 +16,11 @@ import sys
 from pathlib import Path
 
 from absl import app, flags, logging
-from ml_collections import config_flags
 
 from enhance_jax import config as config_lib
 from enhance_jax import distributed
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(config_lib.DEFAULT_CONFIG_FILE), "Config file (get_config()).",
-    lock_config=True)
+_CONFIG = config_lib.define_config_flag("Config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
 _OUTPUT_JSON = flags.DEFINE_string("output_json", None, "Also write the metrics JSON here.")
 _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.data.eval_split).")
@@ -40,7 +37,7 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
   split = split or config.data.eval_split
   source = components.source(config, split)
   batches = pipeline.eval_batches(source, config.data, config.eval.get("batch_size", 1),
-                                  mesh.devices.size)
+                                  mesh_lib.data_size(mesh), config.eval.seed)
   baseline = config.get("baseline", {}).get("name", "") if "baseline" in config else ""
   if baseline:
     from enhance_jax.baselines import as_model

@@ -15,9 +15,7 @@ from ml_collections import config_flags
 from enhance_jax import config as config_lib
 from enhance_jax import distributed
 
-_CONFIG = config_flags.DEFINE_config_file(
-    "config", str(config_lib.DEFAULT_CONFIG_FILE), "Config file (get_config()).",
-    lock_config=True)
+_CONFIG = config_lib.define_config_flag("Config file (get_config()).")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything "
                                "(default: ./workdir/<config file name>).")
 
@@ -29,7 +27,11 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # orbax and grain are chatty at INFO
   distributed.initialize()
   from enhance_jax.training import loop  # after jax.distributed is set up
-  config = _CONFIG.value
+  try:
+    config = config_lib.resolve(_CONFIG, None)
+  except FileNotFoundError as e:
+    print(f"error: {e}", file=sys.stderr, flush=True)
+    sys.exit(1)
   workdir = _WORKDIR.value or str(Path("workdir") / Path(_config_path()).stem)
   logging.info("Config:\n%s", config)
   import jax
