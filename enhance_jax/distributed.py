@@ -10,12 +10,17 @@ processes form the run, by `--distributed` (env ENHANCE_JAX_DISTRIBUTED):
   - on: always initialise, auto-detecting what is not given (the SLURM and TPU
     VM launchers set this);
   - off: never (a single process).
-A peer that dies is noticed within `--heartbeat_timeout` seconds; the other
-processes then stop with an error naming the run's processes.
+With several processes, a peer that dies makes the others stop at once: a
+collective with it fails (or, when none is under way, the coordination service
+misses its heartbeats for `--heartbeat_timeout` seconds), and the uncaught
+error is reported in one line before the process exits without waiting for
+the dead peer at shutdown.
 """
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 
 import jax
 from absl import flags, logging
@@ -77,3 +82,28 @@ def initialize() -> None:
         "is reachable.") from e
   logging.info("Process %d of %d; %d local / %d global devices.", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
+  if jax.process_count() > 1:
+    sys.excepthook = _exit_at_once
+
+
+_PEER_FAILURE = ("gloo", "connection reset", "connection closed", "heartbeat", "coordination",
+                 "barrier", "socket closed", "unavailable")
+
+
+def _exit_at_once(exc_type, exc, tb) -> None:
+  """Uncaught error in a multi-process run: print the traceback and a one-line
+  summary, then exit now (the normal shutdown waits for every peer, which hangs
+  for the heartbeat timeout when one is dead)."""
+  if issubclass(exc_type, KeyboardInterrupt):
+    os._exit(130)
+  traceback.print_exception(exc_type, exc, tb)
+  first = (str(exc).strip().splitlines() or [exc_type.__name__])[0]
+  who = f"process {jax.process_index()} of {jax.process_count()}"
+  if any(k in str(exc).lower() for k in _PEER_FAILURE):
+    hint = ("another process of this run most likely died or was killed; its own log has the "
+            "cause. Resume by running the same command again")
+  else:
+    hint = "the other processes will stop too"
+  sys.stdout.flush()
+  print(f"error: {who}: {exc_type.__name__}: {first}\n  -> {hint}.", file=sys.stderr, flush=True)
+  os._exit(1)

@@ -71,9 +71,14 @@ for ((i = 0; i < n; i++)); do
 done
 
 status=0
-for ((i = 0; i < n; i++)); do
+remaining=("${pids[@]}")
+while ((${#remaining[@]})); do
   rc=0
-  wait -n "${pids[@]}" || rc=$?
+  finished=""
+  wait -n -p finished "${remaining[@]}" || rc=$?
+  left=()
+  for pid in "${remaining[@]}"; do [[ "$pid" != "$finished" ]] && left+=("$pid"); done
+  remaining=("${left[@]}")
   if [[ $rc -ne 0 ]]; then
     status=$rc
     echo "local_multiprocess: a process exited with code $rc; stopping the others" >&2
