@@ -49,7 +49,8 @@ def test_registry_lists_everything():
     BASELINES.lookup("gama")
 
 
-@pytest.mark.parametrize("name", [n for n in ALL if n not in ("bm3d", "inpaint_telea", "inpaint_ns")])
+@pytest.mark.parametrize("name", [n for n in ALL if n not in ("bm3d", "inpaint_telea",
+                                                               "inpaint_ns")])
 @pytest.mark.parametrize("channels", [1, 3])
 def test_contract(name, channels):
   x = _smooth(c=channels)

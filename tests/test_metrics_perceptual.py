@@ -460,3 +460,121 @@ def test_inception_resize_is_torch_bilinear(size):
   # jax.image.resize (no antialias) agrees up to its float32 coordinate arithmetic.
   other = jax.image.resize(x.astype(np.float32), (1, 299, 299, 3), "bilinear", antialias=False)
   np.testing.assert_allclose(np.asarray(other), want, atol=1e-4)
+
+
+# ------------------------------------------------ PyTorch files, no torch ----
+
+def _save_fake_pth(path, state_dict, monkeypatch):
+  """Writes `state_dict` (name -> float32 array) in torch.save's zip layout, using
+  stand-in `torch` globals so no torch is needed; the reader must not need them."""
+  import collections
+  import io
+  import pickle
+  import sys
+  import types
+  import zipfile
+
+  torch_mod, utils_mod = types.ModuleType("torch"), types.ModuleType("torch._utils")
+  storage_cls = type("FloatStorage", (), {"__module__": "torch"})
+
+  def _rebuild_tensor_v2(*args):
+    return args
+
+  _rebuild_tensor_v2.__module__ = "torch._utils"
+  _rebuild_tensor_v2.__qualname__ = "_rebuild_tensor_v2"
+  torch_mod.FloatStorage, torch_mod._utils = storage_cls, utils_mod
+  utils_mod._rebuild_tensor_v2 = _rebuild_tensor_v2
+  monkeypatch.setitem(sys.modules, "torch", torch_mod)
+  monkeypatch.setitem(sys.modules, "torch._utils", utils_mod)
+
+  class Storage:
+    def __init__(self, key, n):
+      self.key, self.n = key, n
+
+  class Tensor:
+    def __init__(self, st, shape):
+      stride = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+      self.args = (st, 0, tuple(shape), stride, False, collections.OrderedDict())
+
+    def __reduce__(self):
+      return _rebuild_tensor_v2, self.args
+
+  class Pickler(pickle.Pickler):
+    def persistent_id(self, obj):
+      return ("storage", storage_cls, obj.key, "cpu", obj.n) if isinstance(obj, Storage) else None
+
+  arrays = {k: np.ascontiguousarray(v, np.float32) for k, v in state_dict.items()}
+  tensors = collections.OrderedDict(
+      (k, Tensor(Storage(str(i), v.size), v.shape)) for i, (k, v) in enumerate(arrays.items()))
+  buf = io.BytesIO()
+  Pickler(buf, protocol=2).dump(tensors)
+  with zipfile.ZipFile(path, "w") as zf:
+    zf.writestr("archive/data.pkl", buf.getvalue())
+    zf.writestr("archive/byteorder", "little")
+    for i, v in enumerate(arrays.values()):
+      zf.writestr(f"archive/data/{i}", v.tobytes())
+    zf.writestr("archive/version", "3\n")
+  monkeypatch.undo()
+  return path
+
+
+def _vgg16_torch_sd(seed):
+  idx = vgg.torch_feature_indices(16)
+  shapes, c_in = {}, 3
+  for name in vgg.conv_names(16):
+    c = vgg.CHANNELS[int(name[4]) - 1]
+    shapes[idx[name]] = (c, c_in, 3, 3)
+    c_in = c
+  return _torch_like_state_dict(shapes, seed)
+
+
+def test_lpips_from_pytorch_files(tmp_path, monkeypatch):
+  backbone_sd = _vgg16_torch_sd(14)
+  rng = np.random.default_rng(15)
+  lin_sd = {f"lin{l}.model.1.weight": rng.uniform(size=(1, c, 1, 1))
+            for l, c in enumerate(lpips.LAYER_CHANNELS["vgg"])}
+  bb = _save_fake_pth(tmp_path / "vgg16.pth", backbone_sd, monkeypatch)
+  lin = _save_fake_pth(tmp_path / "vgg_lin.pth", lin_sd, monkeypatch)
+  # One state dict of a whole lpips.LPIPS module: net.slice{j}.{k}.* + lin{l}.model.1.weight.
+  slices = {0: 1, 2: 1, 5: 2, 7: 2, 10: 3, 12: 3, 14: 3, 17: 4, 19: 4, 21: 4, 24: 5, 26: 5, 28: 5}
+  full_sd = {f"net.slice{slices[int(k.split('.')[1])]}.{k.split('.', 1)[1]}": v
+             for k, v in backbone_sd.items() if k.startswith("features.")}
+  full_sd.update(lin_sd)
+  full = _save_fake_pth(tmp_path / "lpips_vgg_full.pth", full_sd, monkeypatch)
+
+  p1 = lpips.load_params(lin, "vgg", backbone_path=bb)
+  p2 = lpips.load_params(full, "vgg")
+  want = vgg.params_from_torch(backbone_sd, 16)
+  for p in (p1, p2):
+    np.testing.assert_array_equal(p["backbone"]["conv3_2"]["kernel"], want["conv3_2"]["kernel"])
+    np.testing.assert_array_equal(p["lin"]["lin4"], lin_sd["lin4.model.1.weight"].reshape(-1)
+                                  .astype(np.float32))
+  with pytest.raises(ValueError, match="backbone_path"):
+    lpips.load_params(lin, "vgg")
+  npz = lpips.convert_torch_files(lin, tmp_path / "lpips_vgg.npz", "vgg", backbone_path=bb)
+  p3 = lpips.load_params(npz, "vgg")
+  np.testing.assert_array_equal(p3["backbone"]["conv5_3"]["bias"], want["conv5_3"]["bias"])
+  # The torchvision file alone also loads as VGG16 features.
+  np.testing.assert_array_equal(vgg.load_params(bb, 16)["conv1_1"]["kernel"],
+                                want["conv1_1"]["kernel"])
+
+
+def test_inception_from_pytorch_file(tmp_path, monkeypatch):
+  variables = fid.init_variables(3)
+  names = {"scale": "weight", "bias": "bias", "mean": "running_mean", "var": "running_var"}
+  sd = {}
+  for coll, tree in variables.items():
+    for k, v in vgg.tree_to_flat(tree).items():
+      *mods, kind, leaf = k.split("/")
+      v = np.asarray(v)
+      if leaf == "kernel":
+        sd[".".join(mods + ["conv", "weight"])] = v.transpose(3, 2, 0, 1)
+      else:
+        sd[".".join(mods + ["bn", names[leaf]])] = v
+  sd["fc.weight"] = np.zeros((8, 2048), np.float32)
+  path = _save_fake_pth(tmp_path / "pt_inception.pth", sd, monkeypatch)
+  back = fid.load_variables(path)
+  np.testing.assert_array_equal(back["params"]["Mixed_6e"]["branch7x7dbl_5"]["conv"]["kernel"],
+                                variables["params"]["Mixed_6e"]["branch7x7dbl_5"]["conv"]["kernel"])
+  np.testing.assert_array_equal(back["batch_stats"]["Conv2d_1a_3x3"]["bn"]["mean"],
+                                variables["batch_stats"]["Conv2d_1a_3x3"]["bn"]["mean"])

@@ -141,7 +141,8 @@ def contrast_stretch(image: np.ndarray, low: float = 2.0, high: float = 98.0,
   by default one pair of percentiles over all channels keeps the colour balance.
   """
   if not 0 <= low < high <= 100:
-    raise ValueError(f"baseline 'contrast_stretch': need 0 <= low < high <= 100, got {low}, {high}.")
+    raise ValueError(f"baseline 'contrast_stretch': need 0 <= low < high <= 100, "
+                     f"got {low}, {high}.")
   x = jnp.asarray(_check(image, "contrast_stretch"))
   axis = (0, 1) if per_channel else None
   lo = jnp.percentile(x, low, axis=axis)

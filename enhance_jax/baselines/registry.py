@@ -21,7 +21,7 @@ BASELINES = Registry("baseline")
 
 
 def parameters(name: str) -> dict[str, Any]:
-  """Keyword parameters of baseline `name` and their defaults (inspect.Parameter.empty if required)."""
+  """Keyword parameters of baseline `name` -> default (`inspect.Parameter.empty` if required)."""
   sig = inspect.signature(BASELINES.lookup(name))
   return {k: p.default for k, p in list(sig.parameters.items())[1:]}
 
