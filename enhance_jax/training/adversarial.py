@@ -42,17 +42,27 @@ GAN_LOSSES = ("bce", "lsgan", "hinge")
 
 
 @flax.struct.dataclass
-class GANState(state_lib.TrainState):
-  """A generator `TrainState` (step = G updates = iterations; params,
-  model_state, opt_state, ema_params, rng, bad_step as there) plus the
-  discriminator: d_step (int32, D updates so far), d_params, d_model_state,
+class GANState:
+  """The generator's `TrainState` fields (step = G updates = iterations;
+  params, model_state, opt_state, ema_params, rng, bad_step) plus the
+  discriminator's: d_step (int32, D updates so far), d_params, d_model_state,
   d_opt_state. bad_step is the first iteration whose G or D loss or gradient
   was not finite (-1 if none). G's fields keep their regression names, so
-  `evaluate`/`enhance` read a GAN checkpoint like any other."""
+  `evaluate`/`enhance` read a GAN checkpoint like any other. Replicated on the
+  mesh (the loop shards only regression `TrainState`s FSDP-style)."""
+  step: jax.Array
+  params: Any
+  model_state: Any
+  opt_state: Any
+  ema_params: Any
+  rng: jax.Array
+  bad_step: jax.Array
   d_step: jax.Array
   d_params: Any
   d_model_state: Any
   d_opt_state: Any
+
+  variables = state_lib.TrainState.variables  # G's variables (EMA when asked and present)
 
 
 def create_gan_state(generator, discriminator, g_tx: optax.GradientTransformation,
