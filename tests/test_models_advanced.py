@@ -284,3 +284,12 @@ def test_nlrn_default_size_matches_authors_layout():
       + 2 * (9 * 128 * 128 + 128) + (9 * 128 + 1)
   assert convs == 330_625
   assert n_params(shapes) == convs + 2 + 12 * 3 * 256 + 256
+
+
+@pytest.mark.parametrize("name", sorted(TINY) + ["patchgan"])
+def test_bfloat16_compute_dtype_keeps_float32_output(name):
+  # The trainer passes dtype=... when config.train.dtype is not float32.
+  kwargs = dict(TINY.get(name, dict(features=8)), dtype=jnp.bfloat16)
+  cin = IN_OUT.get(name, (3, 3))[0]
+  y = shapes(MODELS.get(name, **kwargs), jnp.zeros((1, H, W, cin)))
+  assert y.dtype == jnp.float32

@@ -12,6 +12,8 @@ not part of the module.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -57,7 +59,8 @@ class DenoisingAutoencoder(nn.Module):
   3x3 stride-2 transposed convs back, 3x3 conv to C, output activation; the
   input is reflect-padded to a multiple of 2**len(features) and cropped back.
   `activation` defaults to sigmoid (patch) / relu (conv).
-  x: (B, H, W, C) in [0, 1] -> (B, H, W, out_channels or C) in [0, 1] (sigmoid).
+  `dtype` is the compute dtype of the convs.
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, out_channels or C) float32 in [0, 1] (sigmoid).
   """
   mode: str = "patch"
   patch: int = 17
@@ -66,6 +69,7 @@ class DenoisingAutoencoder(nn.Module):
   normalization: str | None = None
   output_activation: str = "sigmoid"
   out_channels: int | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
@@ -88,13 +92,14 @@ class DenoisingAutoencoder(nn.Module):
     feats = tuple(self.features or (3 * d, 2 * d, d))
     mode = "reflect" if max(r0, r1) < min(h, w) else "edge"
     z = jnp.pad(x, ((0, 0), (r0, r1), (r0, r1), (0, 0)), mode=mode)
-    z = self._block(z, nn.Conv(feats[0], (p, p), padding="VALID", name="enc0"), train)
+    enc0 = nn.Conv(feats[0], (p, p), padding="VALID", dtype=self.dtype, name="enc0")
+    z = self._block(z, enc0, train)
     for i, f in enumerate(feats[1:]):
-      z = self._block(z, nn.Conv(f, (1, 1), name=f"enc{i + 1}"), train)
+      z = self._block(z, nn.Conv(f, (1, 1), dtype=self.dtype, name=f"enc{i + 1}"), train)
     for i, f in enumerate(feats[-2::-1]):
-      z = self._block(z, nn.Conv(f, (1, 1), name=f"dec{i}"), train)
-    z = nn.Conv(p * p * co, (1, 1), name="dec_out")(z)
-    z = layers.activation(self.output_activation)(z)
+      z = self._block(z, nn.Conv(f, (1, 1), dtype=self.dtype, name=f"dec{i}"), train)
+    z = nn.Conv(p * p * co, (1, 1), dtype=self.dtype, name="dec_out")(z)
+    z = layers.activation(self.output_activation)(z.astype(jnp.float32))
     y = fold_patches(z, p)[:, r0:r0 + h, r0:r0 + w]
     cov = _coverage(h, p, r0)[:, None] * _coverage(w, p, r0)[None, :]
     return y / jnp.asarray(cov)[None, :, :, None]
@@ -108,8 +113,10 @@ class DenoisingAutoencoder(nn.Module):
     z = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)),
                 mode="reflect" if (ph < h and pw < w) else "edge")
     for i, f in enumerate(feats):
-      z = self._block(z, nn.Conv(f, (3, 3), strides=(2, 2), name=f"enc{i}"), train)
+      enc = nn.Conv(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"enc{i}")
+      z = self._block(z, enc, train)
     for i, f in enumerate(feats[-2::-1] + feats[:1]):
-      z = self._block(z, nn.ConvTranspose(f, (3, 3), strides=(2, 2), name=f"dec{i}"), train)
-    z = nn.Conv(co, (3, 3), name="dec_out")(z)
+      dec = nn.ConvTranspose(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"dec{i}")
+      z = self._block(z, dec, train)
+    z = nn.Conv(co, (3, 3), dtype=self.dtype, name="dec_out")(z).astype(jnp.float32)
     return layers.activation(self.output_activation)(z)[:, :h, :w]

@@ -1,10 +1,13 @@
 """GAN discriminators; all return raw logits (no sigmoid), NHWC.
 
+`dtype` is the compute dtype of the layers; the logits are float32.
 Every discriminator takes `__call__(x, cond=None, *, train=False)`: with `cond`
 (e.g. the gray or degraded input) it judges the pair concat(cond, x) along
 channels, which makes it a conditional discriminator.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -38,6 +41,7 @@ class PatchGAN(nn.Module):
   n_layers: int = 3
   normalization: str | None = "batch"
   activation: str = "leaky_relu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, cond: jax.Array | None = None, *,
@@ -45,14 +49,16 @@ class PatchGAN(nn.Module):
     act = layers.activation(self.activation)
     pad = ((1, 1), (1, 1))
     h = _with_cond(x, cond)
-    h = act(nn.Conv(self.features, (4, 4), strides=(2, 2), padding=pad, name="conv0")(h))
+    h = nn.Conv(self.features, (4, 4), strides=(2, 2), padding=pad, dtype=self.dtype,
+                name="conv0")(h)
+    h = act(h)
     for i in range(1, self.n_layers + 1):
       f = self.features * 2 ** min(i, 3)
       s = 2 if i < self.n_layers else 1
       h = nn.Conv(f, (4, 4), strides=(s, s), padding=pad, use_bias=_no_norm(self.normalization),
-                  name=f"conv{i}")(h)
+                  dtype=self.dtype, name=f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
-    return nn.Conv(1, (4, 4), padding=pad, name="logits")(h)
+    return nn.Conv(1, (4, 4), padding=pad, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
 
 
 @register("srgan_disc")
@@ -69,6 +75,7 @@ class SRGANDiscriminator(nn.Module):
   dense: int = 1024
   normalization: str | None = "batch"
   activation: str = "leaky_relu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, cond: jax.Array | None = None, *,
@@ -79,13 +86,13 @@ class SRGANDiscriminator(nn.Module):
       f = self.features * 2 ** min(i // 2, 3)
       s = 2 if i % 2 else 1
       h = nn.Conv(f, (3, 3), strides=(s, s), use_bias=i == 0 or _no_norm(self.normalization),
-                  name=f"conv{i}")(h)
+                  dtype=self.dtype, name=f"conv{i}")(h)
       if i > 0:
         h = layers.normalization(self.normalization, train)(h)
       h = act(h)
     h = h.mean(axis=(1, 2), keepdims=True)
-    h = act(nn.Dense(self.dense, name="dense")(h))
-    return nn.Dense(1, name="logits")(h)
+    h = act(nn.Dense(self.dense, dtype=self.dtype, name="dense")(h))
+    return nn.Dense(1, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
 
 
 @register("colorization_disc")
@@ -100,6 +107,7 @@ class ColorizationDiscriminator(nn.Module):
   features: tuple[int, ...] = (64, 128, 256, 512)
   normalization: str | None = None
   activation: str = "relu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, cond: jax.Array | None = None, *,
@@ -108,7 +116,7 @@ class ColorizationDiscriminator(nn.Module):
     h = _with_cond(x, cond)
     for i, f in enumerate(self.features):
       h = nn.Conv(f, (4, 4), strides=(2, 2), use_bias=_no_norm(self.normalization),
-                  name=f"conv{i}")(h)
+                  dtype=self.dtype, name=f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
     h = h.mean(axis=(1, 2), keepdims=True)
-    return nn.Dense(1, name="logits")(h)
+    return nn.Dense(1, dtype=self.dtype, name="logits")(h).astype(jnp.float32)

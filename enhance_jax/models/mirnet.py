@@ -8,7 +8,9 @@ channels at 1/2**i resolution) of `width` dual attention units (DAU), exchanges
 information between streams with selective kernel feature fusion (SKFF) and
 residual resizing modules, and fuses the streams back at full resolution.
 Layer shapes follow the authors' code (bias-free convs, PReLU), so the default
-configuration has 31,786,5xx parameters (paper: 31.8M).
+configuration has 31,787,436 parameters (paper: 31.8M; the authors' code
+31,787,419: it shares one PReLU across all DAUs, we give each DAU its own).
+`dtype` is the compute dtype (e.g. bfloat16); parameters and output are float32.
 
 As in the authors' code the `width` DAUs of one stream share their weights
 (`share_dau=True`, which gives the paper's parameter count; `False` gives each
@@ -17,7 +19,8 @@ for the final fusion.
 """
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -37,8 +40,9 @@ def _act(name: str) -> Callable[[jax.Array], jax.Array]:
   return layers.activation(name)
 
 
-def _conv(features: int, k: int, name: str | None = None, use_bias: bool = False) -> nn.Conv:
-  return nn.Conv(features, (k, k), use_bias=use_bias, name=name)
+def _conv(features: int, k: int, name: str | None = None, dtype: Any = jnp.float32) -> nn.Conv:
+  """A bias-free k x k conv (the authors' code uses bias=False throughout)."""
+  return nn.Conv(features, (k, k), use_bias=False, dtype=dtype, name=name)
 
 
 def antialias_downsample(x: jax.Array) -> jax.Array:
@@ -64,14 +68,15 @@ class SKFF(nn.Module):
   """
   reduction: int = 8
   activation: str = "prelu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, xs: list[jax.Array]) -> jax.Array:
     c = xs[0].shape[-1]
     d = max(c // self.reduction, 4)
     s = sum(xs).mean(axis=(1, 2), keepdims=True)
-    z = _act(self.activation)(_conv(d, 1, "conv_du")(s))
-    logits = jnp.stack([_conv(c, 1, f"fc{i}")(z) for i in range(len(xs))], axis=0)
+    z = _act(self.activation)(_conv(d, 1, "conv_du", self.dtype)(s))
+    logits = jnp.stack([_conv(c, 1, f"fc{i}", self.dtype)(z) for i in range(len(xs))], axis=0)
     wts = jax.nn.softmax(logits, axis=0)
     return sum(wts[i] * xs[i] for i in range(len(xs)))
 
@@ -85,23 +90,25 @@ class DAU(nn.Module):
   reduction: int = 8
   activation: str = "prelu"
   normalization: str | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     c = x.shape[-1]
-    r = _conv(c, 3, "body0")(x)
+    conv = functools.partial(_conv, dtype=self.dtype)
+    r = conv(c, 3, "body0")(x)
     r = layers.normalization(self.normalization, train)(r)
     r = _act(self.activation)(r)
-    r = _conv(c, 3, "body1")(r)
+    r = conv(c, 3, "body1")(r)
     r = layers.normalization(self.normalization, train)(r)
     # Spatial attention.
     pooled = jnp.concatenate([r.max(axis=-1, keepdims=True), r.mean(axis=-1, keepdims=True)], -1)
-    sa = r * jax.nn.sigmoid(_conv(1, 5, "sa_conv")(pooled))
+    sa = r * jax.nn.sigmoid(conv(1, 5, "sa_conv")(pooled))
     # Channel attention.
     y = r.mean(axis=(1, 2), keepdims=True)
-    y = nn.relu(_conv(max(c // self.reduction, 1), 1, "ca_down")(y))
-    ca = r * jax.nn.sigmoid(_conv(c, 1, "ca_up")(y))
-    return x + _conv(c, 1, "conv1x1")(jnp.concatenate([sa, ca], axis=-1))
+    y = nn.relu(conv(max(c // self.reduction, 1), 1, "ca_down")(y))
+    ca = r * jax.nn.sigmoid(conv(c, 1, "ca_up")(y))
+    return x + conv(c, 1, "conv1x1")(jnp.concatenate([sa, ca], axis=-1))
 
 
 class ResidualDownsample(nn.Module):
@@ -112,15 +119,17 @@ class ResidualDownsample(nn.Module):
   """
   chan_factor: int = 2
   activation: str = "prelu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     c = x.shape[-1]
     co = int(c * self.chan_factor)
-    t = _act(self.activation)(_conv(c, 1, "top0")(x))
-    t = _act(self.activation)(_conv(c, 3, "top1")(t))
-    t = _conv(co, 1, "top2")(antialias_downsample(t))
-    b = _conv(co, 1, "bot")(antialias_downsample(x))
+    conv = functools.partial(_conv, dtype=self.dtype)
+    t = _act(self.activation)(conv(c, 1, "top0")(x))
+    t = _act(self.activation)(conv(c, 3, "top1")(t))
+    t = conv(co, 1, "top2")(antialias_downsample(t))
+    b = conv(co, 1, "bot")(antialias_downsample(x))
     return t + b
 
 
@@ -132,18 +141,20 @@ class ResidualUpsample(nn.Module):
   """
   chan_factor: int = 2
   activation: str = "prelu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     n, h, w, c = x.shape
     co = int(c // self.chan_factor)
-    t = _act(self.activation)(_conv(c, 1, "top0")(x))
+    conv = functools.partial(_conv, dtype=self.dtype)
+    t = _act(self.activation)(conv(c, 1, "top0")(x))
     # Same geometry as PyTorch ConvTranspose2d(k=3, s=2, padding=1, output_padding=1).
     t = nn.ConvTranspose(c, (3, 3), strides=(2, 2), padding=((1, 2), (1, 2)), use_bias=False,
-                         name="top1")(t)
-    t = _conv(co, 1, "top2")(_act(self.activation)(t))
+                         dtype=self.dtype, name="top1")(t)
+    t = conv(co, 1, "top2")(_act(self.activation)(t))
     b = jax.image.resize(x, (n, 2 * h, 2 * w, c), "bilinear")
-    b = _conv(co, 1, "bot")(b)
+    b = conv(co, 1, "bot")(b)
     return t + b
 
 
@@ -153,12 +164,14 @@ class Resample(nn.Module):
   down: bool
   chan_factor: int = 2
   activation: str = "prelu"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     cls = ResidualDownsample if self.down else ResidualUpsample
     for i in range(self.steps):
-      x = cls(self.chan_factor, self.activation, name=f"{'down' if self.down else 'up'}{i}")(x)
+      name = f"{'down' if self.down else 'up'}{i}"
+      x = cls(self.chan_factor, self.activation, dtype=self.dtype, name=name)(x)
     return x
 
 
@@ -177,6 +190,7 @@ class MRB(nn.Module):
   activation: str = "prelu"
   normalization: str | None = None
   share_dau: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
@@ -189,7 +203,7 @@ class MRB(nn.Module):
       key = (j, 0 if self.share_dau else col)
       if key not in daus:
         daus[key] = DAU(activation=self.activation, normalization=self.normalization,
-                        name=f"dau_{j}_{key[1]}")
+                        dtype=self.dtype, name=f"dau_{j}_{key[1]}")
       return daus[key]
 
     # Resamplers keyed like the authors' code: (input channels, scale) so that
@@ -203,10 +217,11 @@ class MRB(nn.Module):
       key = ("down" if down else "up", feats[j_from], 2 ** abs(j_to - j_from))
       if key not in resamplers:
         resamplers[key] = Resample(abs(j_to - j_from), down, f, self.activation,
-                                   name=f"{key[0]}_{key[1]}_{key[2]}")
+                                   dtype=self.dtype, name=f"{key[0]}_{key[1]}_{key[2]}")
       return resamplers[key](t)
 
-    skff = [SKFF(activation=self.activation, name=f"skff_{j}") for j in range(nh)]
+    skff = [SKFF(activation=self.activation, dtype=self.dtype, name=f"skff_{j}")
+            for j in range(nh)]
     outs = []
     h = x
     for j in range(nh):
@@ -215,9 +230,9 @@ class MRB(nn.Module):
     for col in range(1, self.width):
       fused = [skff[j]([resample(outs[k], k, j) for k in range(nh)]) for j in range(nh)]
       outs = [dau(j, col)(fused[j], train=train) for j in range(nh)]
-    last_up = [outs[0]] + [Resample(k, False, f, self.activation, name=f"last_up_{k}")(outs[k])
-                           for k in range(1, nh)]
-    out = _conv(c, 3, "conv_out")(skff[0](last_up))
+    last_up = [outs[0]] + [Resample(k, False, f, self.activation, dtype=self.dtype,
+                                    name=f"last_up_{k}")(outs[k]) for k in range(1, nh)]
+    out = _conv(c, 3, "conv_out", self.dtype)(skff[0](last_up))
     return x + out
 
 
@@ -230,14 +245,15 @@ class RRG(nn.Module):
   activation: str = "prelu"
   normalization: str | None = None
   share_dau: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     h = x
     for i in range(self.n_mrb):
       h = MRB(self.height, self.width, self.chan_factor, self.activation, self.normalization,
-              self.share_dau, name=f"mrb{i}")(h, train=train)
-    return x + _conv(x.shape[-1], 3, "conv")(h)
+              self.share_dau, dtype=self.dtype, name=f"mrb{i}")(h, train=train)
+    return x + _conv(x.shape[-1], 3, "conv", self.dtype)(h)
 
 
 @register("mirnet")
@@ -260,6 +276,7 @@ class MIRNet(nn.Module):
   activation: str = "prelu"
   normalization: str | None = None
   share_dau: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
@@ -269,11 +286,11 @@ class MIRNet(nn.Module):
     z = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)),
                 mode="reflect" if (ph < h and pw < w) else "edge")
     co = self.out_channels or c
-    f = _conv(self.n_feat, 3, "conv_in")(z)
+    f = _conv(self.n_feat, 3, "conv_in", self.dtype)(z)
     for i in range(self.n_rrg):
       f = RRG(self.n_mrb, self.height, self.width, self.chan_factor, self.activation,
-              self.normalization, self.share_dau, name=f"rrg{i}")(f, train=train)
-    out = _conv(co, 3, "conv_out")(f)
+              self.normalization, self.share_dau, dtype=self.dtype, name=f"rrg{i}")(f, train=train)
+    out = _conv(co, 3, "conv_out", self.dtype)(f).astype(jnp.float32)
     if co == c:
       out = out + z
     return out[:, :h, :w]

@@ -6,6 +6,9 @@ Restoration", NeurIPS 2018 (NLRN). All tensors are NHWC float32.
 """
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -70,25 +73,28 @@ class NonLocalBlock(nn.Module):
   block returns (z, logits + corr) so the caller can pass them on. The same
   input size, window and subsampling must be used between calls.
 
-  x: (B, H, W, C) float32 (features, any range) -> (B, H, W, C).
+  `dtype` is the compute dtype of the convs; logits and softmax are float32.
+  x: (B, H, W, C) features (any range) -> (B, H, W, C).
   """
   inter_channels: int | None = None
   window: int | None = None
   subsample: bool = False
   use_output_proj: bool = True
   norm: str | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, corr: jax.Array | None = None, *, train: bool = False,
                return_corr: bool = False):
     b, h, w, c = x.shape
     ci = self.inter_channels or max(c // 2, 1)
-    theta = nn.Conv(ci, (1, 1), name="theta")(x)
-    phi = nn.Conv(ci, (1, 1), name="phi")(x)
+    conv = functools.partial(nn.Conv, kernel_size=(1, 1), dtype=self.dtype)
+    theta = conv(ci, name="theta")(x)
+    phi = conv(ci, name="phi")(x)
     if self.use_output_proj:
-      g = nn.Conv(ci, (1, 1), name="g")(x)
+      g = conv(ci, name="g")(x)
     else:
-      g = nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros, name="g")(x)
+      g = conv(c, kernel_init=nn.initializers.zeros, name="g")(x)
 
     if self.window is None:
       wh, ww, hp, wp = h, w, h, w
@@ -104,14 +110,14 @@ class NonLocalBlock(nn.Module):
       phi, _ = _pool2(phi, kvalid, wh, ww)
       g, kvalid = _pool2(g, kvalid, wh, ww)
 
-    logits = jnp.einsum("bqc,bkc->bqk", theta, phi)
+    logits = jnp.einsum("bqc,bkc->bqk", theta, phi, preferred_element_type=jnp.float32)
     if corr is not None:
       logits = logits + corr
     attn = jax.nn.softmax(jnp.where(kvalid[:, None, :], logits, _NEG), axis=-1)
-    y = jnp.einsum("bqk,bkc->bqc", attn, g)
+    y = jnp.einsum("bqk,bkc->bqc", attn.astype(g.dtype), g)
     y = _from_windows(y, b, hp, wp, wh, ww)[:, :h, :w]
     if self.use_output_proj:
-      y = nn.Conv(c, (1, 1), kernel_init=nn.initializers.zeros, name="W")(y)
+      y = conv(c, kernel_init=nn.initializers.zeros, name="W")(y)
     y = layers.normalization(self.norm, train)(y)
     z = x + y
     return (z, logits) if return_corr else z
@@ -123,7 +129,7 @@ class NonLocalCNN(nn.Module):
 
   conv-act, (depth - 2) x conv-norm-act (the non-local block sits in the
   middle), conv to C; returns x - predicted noise.
-  x: (B, H, W, C) in [0, 1] -> (B, H, W, C), unclipped.
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, C) float32, unclipped.
   """
   features: int = 64
   depth: int = 17
@@ -132,20 +138,22 @@ class NonLocalCNN(nn.Module):
   nl_window: int | None = None
   nl_subsample: bool = False
   nl_inter_channels: int | None = None
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     use_bias = self.normalization in (None, "none", "")
-    h = act(nn.Conv(self.features, (3, 3), name="conv_in")(x))
+    conv = functools.partial(nn.Conv, kernel_size=(3, 3), dtype=self.dtype)
+    h = act(conv(self.features, name="conv_in")(x))
     for i in range(1, self.depth - 1):
-      h = nn.Conv(self.features, (3, 3), use_bias=use_bias, name=f"conv{i}")(h)
+      h = conv(self.features, use_bias=use_bias, name=f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
       if i == self.depth // 2:
         h = NonLocalBlock(self.nl_inter_channels, self.nl_window, self.nl_subsample,
-                          name="nonlocal")(h, train=train)
-    noise = nn.Conv(x.shape[-1], (3, 3), name="conv_out")(h)
-    return x - noise
+                          dtype=self.dtype, name="nonlocal")(h, train=train)
+    noise = conv(x.shape[-1], name="conv_out")(h)
+    return x - noise.astype(jnp.float32)
 
 
 @register("nlrn")
@@ -163,7 +171,7 @@ class NLRN(nn.Module):
   to non-overlapping `window` x `window` windows (the paper's q x q
   neighbourhood is a sliding one around each pixel; the non-overlapping
   windows are our simplification; `window=None` = whole image).
-  x: (B, H, W, C) in [0, 1] -> (B, H, W, C), unclipped.
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, C) float32, unclipped.
   """
   features: int = 128
   steps: int = 12
@@ -173,23 +181,27 @@ class NLRN(nn.Module):
   activation: str = "relu"
   input_norm: bool = True
   propagate_corr: bool = True
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
-    norm = lambda name: layers.normalization(self.normalization, train)
-    h = norm("in")(x) if self.input_norm else x
-    y = nn.Conv(self.features, (3, 3), name="conv_in")(h)
-    nl = NonLocalBlock(self.inter_channels, self.window, use_output_proj=False, name="nonlocal")
-    conv_a = nn.Conv(self.features, (3, 3), name="conv_a")
-    conv_b = nn.Conv(self.features, (3, 3), name="conv_b")
+    norm = lambda: layers.normalization(self.normalization, train)  # a fresh layer per call
+    conv = functools.partial(nn.Conv, kernel_size=(3, 3), dtype=self.dtype)
+    h = norm()(x) if self.input_norm else x
+    y = conv(self.features, name="conv_in")(h)
+    # Created once, called every step: shared weights.
+    nl = NonLocalBlock(self.inter_channels, self.window, use_output_proj=False, dtype=self.dtype,
+                       name="nonlocal")
+    conv_a = conv(self.features, name="conv_a")
+    conv_b = conv(self.features, name="conv_b")
     s, corr = y, None
     for _ in range(self.steps):
-      h = act(norm("a")(s))
+      h = act(norm()(s))
       h, new_corr = nl(h, corr, train=train, return_corr=True)
       corr = new_corr if self.propagate_corr else None
-      h = conv_a(norm("b")(h))
-      h = conv_b(act(norm("c")(h)))
+      h = conv_a(norm()(h))
+      h = conv_b(act(norm()(h)))
       s = h + y
-    r = nn.Conv(x.shape[-1], (3, 3), name="conv_out")(act(norm("out")(s)))
-    return x + r
+    r = conv(x.shape[-1], name="conv_out")(act(norm()(s)))
+    return x + r.astype(jnp.float32)

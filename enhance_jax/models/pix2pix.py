@@ -7,6 +7,8 @@ field, and transposed-conv decoder blocks with concatenated skips, giving a
 """
 from __future__ import annotations
 
+from typing import Any
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -28,7 +30,8 @@ class Pix2PixUNet(nn.Module):
   `out_channels` and `output_activation` ('tanh' mapped to [0, 1] by
   (t + 1) / 2, or 'sigmoid'). Any H, W: the input is reflect-padded to a
   multiple of 2**depth (e.g. 120 -> 128 for depth 4) and the output cropped.
-  x: (B, H, W, in_channels) in [0, 1] -> (B, H, W, out_channels) in [0, 1].
+  `dtype` is the compute dtype of the convs.
+  x: (B, H, W, in_channels) in [0, 1] -> (B, H, W, out_channels) float32 in [0, 1].
   """
   features: tuple[int, ...] = (64, 128, 256, 512)
   dilations: tuple[int, ...] = (2, 4, 8)
@@ -40,6 +43,7 @@ class Pix2PixUNet(nn.Module):
   n_dropout: int = 2
   skips: bool = True
   output_activation: str = "tanh"
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
@@ -55,14 +59,15 @@ class Pix2PixUNet(nn.Module):
     no_norm = self.normalization in (None, "none", "")
     skips = []
     for i, f in enumerate(self.features):
-      z = nn.Conv(f, (4, 4), strides=(2, 2), use_bias=no_norm or i == 0, name=f"enc{i}")(z)
+      z = nn.Conv(f, (4, 4), strides=(2, 2), use_bias=no_norm or i == 0, dtype=self.dtype,
+                  name=f"enc{i}")(z)
       if i > 0:
         z = layers.normalization(self.normalization, train)(z)
       z = act(z)
       skips.append(z)
     for i, rate in enumerate(self.dilations):
       z = nn.Conv(self.features[-1], (3, 3), kernel_dilation=(rate, rate), use_bias=no_norm,
-                  name=f"dilated{i}")(z)
+                  dtype=self.dtype, name=f"dilated{i}")(z)
       z = act(layers.normalization(self.normalization, train)(z))
     for j, i in enumerate(range(depth - 2, -1, -1)):
       # The innermost block sees the encoder output itself unless a bottleneck
@@ -70,14 +75,15 @@ class Pix2PixUNet(nn.Module):
       if self.skips and (j > 0 or self.dilations):
         z = jnp.concatenate([z, skips[i + 1]], axis=-1)
       z = nn.ConvTranspose(self.features[i], (4, 4), strides=(2, 2), use_bias=no_norm,
-                           name=f"dec{j}")(z)
+                           dtype=self.dtype, name=f"dec{j}")(z)
       z = layers.normalization(self.normalization, train)(z)
       if j < self.n_dropout and self.dropout > 0:
         z = nn.Dropout(self.dropout, deterministic=not train)(z)
       z = dec_act(z)
     if self.skips:
       z = jnp.concatenate([z, skips[0]], axis=-1)
-    z = nn.ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), name="dec_out")(z)
+    z = nn.ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), dtype=self.dtype,
+                         name="dec_out")(z).astype(jnp.float32)
     if self.output_activation == "tanh":
       z = (jnp.tanh(z) + 1.0) / 2.0
     else:
