@@ -1,0 +1,218 @@
+"""Shared helpers of the benchmarks: threads, resident memory, FLOP counting,
+alternating timers, the machine's matmul peak and table printing.
+
+Nothing here imports torch at module level: PyTorch is an optional benchmark
+dependency (`pip install torch==2.13.0`, the CPU build).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+  sys.path.insert(0, str(REPO))
+
+
+# ----------------------------------------------------------------------------- machine
+
+def machine() -> dict:
+  """CPU model, core count, flags of note, JAX/torch versions, XLA_FLAGS, date."""
+  info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+          "python": platform.python_version(), "cpus": os.cpu_count(),
+          "xla_flags": os.environ.get("XLA_FLAGS", ""),
+          "loadavg_1m": os.getloadavg()[0]}
+  try:
+    out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    rows = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    info["cpu"] = rows.get("Model name", "").strip()
+    flags = rows.get("Flags", "").split()
+    info["isa"] = " ".join(f for f in ("avx2", "fma", "avx512f", "avx512_bf16", "amx_bf16",
+                                       "avx512_vnni") if f in flags)
+  except OSError:
+    pass
+  try:
+    import jax
+    info["jax"] = jax.__version__
+  except ImportError:
+    pass
+  try:
+    import torch
+    info["torch"] = torch.__version__
+    info["torch_threads"] = torch.get_num_threads()
+  except ImportError:
+    pass
+  return info
+
+
+def import_torch(threads: int):
+  """torch with `threads` intra-op threads, or None when it is not installed."""
+  try:
+    import torch
+  except ImportError:
+    print("PyTorch is not installed: `pip install torch==2.13.0` (CPU) for the reference column.")
+    return None
+  torch.set_num_threads(threads)
+  return torch
+
+
+# ----------------------------------------------------------------------------- memory
+
+def _status(field: str) -> int:
+  """A VmRSS/VmHWM-style field of /proc/self/status, in bytes."""
+  with open("/proc/self/status") as f:
+    for line in f:
+      if line.startswith(field + ":"):
+        return int(line.split()[1]) * 1024
+  raise KeyError(field)
+
+
+def rss() -> int:
+  """Current resident set size in bytes."""
+  return _status("VmRSS")
+
+
+def peak_rss() -> int:
+  """Peak resident set size (VmHWM) in bytes since the start or the last `reset_peak_rss`."""
+  return _status("VmHWM")
+
+
+def reset_peak_rss() -> bool:
+  """Resets VmHWM to the current RSS (Linux: write 5 to clear_refs). False if not allowed."""
+  try:
+    with open("/proc/self/clear_refs", "w") as f:
+      f.write("5")
+    return True
+  except OSError:
+    return False
+
+
+def run_json_subprocess(args: list[str], env: dict | None = None, timeout: float = 3600) -> dict:
+  """Runs `python args...` and parses the last stdout line as JSON."""
+  proc = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                        env={**os.environ, **(env or {})}, timeout=timeout)
+  if proc.returncode:
+    raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------- FLOPs
+
+def _prod(xs) -> int:
+  p = 1
+  for x in xs:
+    p *= int(x)
+  return p
+
+
+def _sub_jaxprs(eqn):
+  for v in eqn.params.values():
+    for item in (v if isinstance(v, (tuple, list)) else (v,)):
+      if hasattr(item, "eqns"):
+        yield item
+      elif hasattr(item, "jaxpr") and hasattr(item.jaxpr, "eqns"):
+        yield item.jaxpr
+
+
+def _jaxpr_flops(jaxpr) -> dict[str, float]:
+  out = {"conv": 0.0, "dot": 0.0}
+  for eqn in jaxpr.eqns:
+    name = eqn.primitive.name
+    if name == "conv_general_dilated":
+      lhs, rhs = (v.aval for v in eqn.invars[:2])
+      res = eqn.outvars[0].aval
+      dn = eqn.params["dimension_numbers"]
+      out_features = rhs.shape[dn.rhs_spec[0]]
+      # Each output element contracts over the kernel's other dims; zeros
+      # inserted by lhs dilation (transposed/strided-gradient convs) do no work.
+      macs = _prod(res.shape) * (_prod(rhs.shape) // out_features)
+      macs /= _prod(eqn.params.get("lhs_dilation") or (1,))
+      out["conv"] += 2.0 * macs
+    elif name == "dot_general":
+      (lc, _), (lb, _) = eqn.params["dimension_numbers"]
+      lhs = eqn.invars[0].aval
+      res = eqn.outvars[0].aval
+      out["dot"] += 2.0 * _prod(res.shape) * _prod(lhs.shape[d] for d in lc)
+    subs = list(_sub_jaxprs(eqn))
+    if name == "cond":  # branches: count the most expensive
+      subs = subs[:0] + ([max(subs, key=lambda j: sum(_jaxpr_flops(j).values()))] if subs else [])
+    mult = eqn.params.get("length", 1) if name == "scan" else 1
+    for sub in subs:
+      for k, v in _jaxpr_flops(sub).items():
+        out[k] += mult * v
+  return out
+
+
+def count_flops(fn: Callable, *args, **kwargs) -> dict[str, float]:
+  """FLOPs of the convolutions ('conv') and matmuls ('dot') traced in `fn(*args)`
+  (2 per multiply-add; forward, input-gradient and weight-gradient convs alike)."""
+  import jax
+  return _jaxpr_flops(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
+
+
+# ----------------------------------------------------------------------------- timing
+
+def alternate(fns: dict[str, Callable[[], None]], rounds: int, per_round: int,
+              min_round_s: float = 0.0) -> dict[str, list[float]]:
+  """Times each blocking callable `per_round` times per round, the callables taking
+  turns round by round (so each sees the same machine load). Per-call seconds."""
+  times = {k: [] for k in fns}
+  for _ in range(rounds):
+    for name, fn in fns.items():
+      t_round = time.perf_counter()
+      n = 0
+      while n < per_round or time.perf_counter() - t_round < min_round_s:
+        t0 = time.perf_counter()
+        fn()
+        times[name].append(time.perf_counter() - t0)
+        n += 1
+  return times
+
+
+def median(xs: list[float]) -> float:
+  return statistics.median(xs) if xs else float("nan")
+
+
+def matmul_peak(torch=None, n: int = 4096, rounds: int = 4) -> dict[str, float]:
+  """GFLOP/s of an n x n f32 matmul in JAX (and torch), alternating; best of the rounds."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  a = np.random.default_rng(0).standard_normal((n, n), np.float32)
+  ja, jb = jnp.asarray(a), jnp.asarray(a.T.copy())
+  mm = jax.jit(jnp.matmul)
+  mm(ja, jb).block_until_ready()
+  fns = {"jax": lambda: mm(ja, jb).block_until_ready()}
+  if torch is not None:
+    ta, tb = torch.from_numpy(a), torch.from_numpy(a.T.copy())
+    torch.mm(ta, tb)
+    fns["torch"] = lambda: torch.mm(ta, tb)
+  times = alternate(fns, rounds, 2)
+  return {k: 2.0 * n ** 3 / min(v) / 1e9 for k, v in times.items()}
+
+
+# ----------------------------------------------------------------------------- output
+
+def table(rows: list[dict], columns: list[str]) -> str:
+  """A GitHub markdown table of `rows` (floats get 3 significant digits)."""
+  def fmt(v):
+    if isinstance(v, float):
+      return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+    return "" if v is None else str(v)
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(fmt(r.get(c)) for c in columns) + " |" for r in rows]
+  return "\n".join(lines)
+
+
+def write_json(path: str | None, obj) -> None:
+  if path:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(obj, indent=2, default=str) + "\n")

@@ -1,0 +1,326 @@
+"""Train-step throughput: our jitted `steps.train_step` beside the same model in PyTorch.
+
+For each model: forward + backward + Adam on one fixed batch (MSE loss), ours as
+the training loop compiles it (mesh shardings, donated state) and PyTorch eager
+(CPU build, NCHW, `torch.set_num_threads(--threads)`), timed in turns in this
+one process so that both see the same machine load. Prints compile time, median
+step time, images/s, achieved GFLOP/s (convolution FLOPs of the step counted
+from its jaxpr: forward, input- and weight-gradient convs), the throughput ratio
+ours/PyTorch, and the machine's peak GFLOP/s for a 4096^2 matmul in both.
+
+  python experiments/benchmarks/train_step.py                      # all four models
+  python experiments/benchmarks/train_step.py --models=dncnn --rounds=3 --breakdown
+  python experiments/benchmarks/train_step.py --memory             # + peak RSS per framework
+
+`--breakdown` also times forward only, gradient w.r.t. the input only (forward +
+input-gradient convs) and w.r.t. the parameters only (forward + input- and
+weight-gradient convs) in both frameworks: where the time goes.
+`--memory` runs each framework and model again in a fresh subprocess and reports
+the peak resident memory increase over the RSS after setup (model, optimizer
+state, batch built; for JAX also after compiling): VmHWM after reset via
+/proc/self/clear_refs.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_list("models", ["dncnn", "unet", "srcnn", "mirnet"], "Models to benchmark.")
+flags.DEFINE_integer("batch", 16, "Batch size (MIRNet: --mirnet_batch).")
+flags.DEFINE_integer("mirnet_batch", 4, "Batch size for MIRNet.")
+flags.DEFINE_integer("size", 64, "Patch side.")
+flags.DEFINE_integer("rounds", 5, "Alternation rounds.")
+flags.DEFINE_integer("steps", 3, "Timed steps per framework per round.")
+flags.DEFINE_integer("threads", 2, "PyTorch intra-op threads (XLA uses every core).")
+flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Our compute dtype (models with "
+                  "a dtype attribute; parameters and loss stay float32).")
+flags.DEFINE_enum("torch_dtype", "float32", ["float32", "bfloat16"],
+                  "PyTorch: float32, or bfloat16 autocast.")
+flags.DEFINE_bool("breakdown", False, "Also time forward / input-gradient / parameter-gradient.")
+flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
+flags.DEFINE_bool("torch", True, "Run the PyTorch reference.")
+flags.DEFINE_string("output", None, "Write the results as JSON here.")
+flags.DEFINE_string("_child", None, "Internal: 'framework:model' memory run.")
+
+# Our model name and constructor kwargs, image channels, torch kwargs.
+SPECS = {
+    "dncnn": dict(kwargs={}, channels=1, torch={}),
+    "unet": dict(kwargs=dict(features=32, depth=5, out_channels=3), channels=3,
+                 torch=dict(features=32, depth=5)),
+    "srcnn": dict(kwargs=dict(color="y"), channels=1, torch={}),
+    "mirnet": dict(kwargs=dict(n_feat=64, n_rrg=1, n_mrb=1, height=3, width=2), channels=3,
+                   torch=dict(n_feat=64, n_rrg=1, n_mrb=1, height=3, width=2)),
+}
+LR = 1e-4
+
+
+def batch_shape(name: str) -> tuple[int, int, int, int]:
+  n = FLAGS.mirnet_batch if name == "mirnet" else FLAGS.batch
+  return n, FLAGS.size, FLAGS.size, SPECS[name]["channels"]
+
+
+def make_data(name: str):
+  import numpy as np
+  rng = np.random.default_rng(0)
+  shape = batch_shape(name)
+  target = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+  noisy = np.clip(target + 0.1 * rng.standard_normal(shape).astype(np.float32), 0.0, 1.0)
+  return noisy, target
+
+
+# ----------------------------------------------------------------------------- ours
+
+class Ours:
+  """The trainer's step, jitted as `training/loop.py` does."""
+
+  def __init__(self, name: str):
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    import optax
+    from enhance_jax import models
+    from enhance_jax.training import losses, steps
+    from enhance_jax.training import mesh as mesh_lib
+    from enhance_jax.training import state as state_lib
+    kwargs = dict(SPECS[name]["kwargs"])
+    fields = getattr(models.MODELS.lookup(name), "__dataclass_fields__", {})
+    if FLAGS.dtype != "float32" and "dtype" in fields:
+      kwargs["dtype"] = jnp.dtype(FLAGS.dtype)
+    self.model = model = models.get(name, **kwargs)
+    noisy, target = make_data(name)
+    mesh = mesh_lib.make_mesh()
+    tx = optax.adam(LR)
+    self.tx = tx
+    self.loss_fn = losses.build("l2")
+    state = state_lib.create_train_state(model, tx, np.zeros_like(noisy), seed=0, ema=False)
+    self.state = mesh_lib.replicate(state, mesh)
+    self.batch = mesh_lib.global_batch({"input": noisy, "target": target}, mesh)
+    state_sharding = jax.tree.map(lambda _: mesh_lib.replicated(mesh), self.state)
+    step_fn = functools.partial(
+        steps.train_step, model=model, tx=tx, loss_fn=self.loss_fn,
+        degrade=lambda batch, key: batch, lr_schedule=optax.constant_schedule(LR))
+    self.jitted = jax.jit(step_fn, in_shardings=(state_sharding, mesh_lib.batch_sharded(mesh)),
+                          out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
+                          donate_argnums=(0,))
+    self.step_fn = step_fn
+    self.num_params = sum(x.size for x in jax.tree.leaves(self.state.params))
+    self.compiled = None
+
+  def flops(self) -> float:
+    f = common.count_flops(self.step_fn, self.state, self.batch)
+    return f["conv"] + f["dot"]
+
+  def compile(self) -> float:
+    t0 = time.perf_counter()
+    self.compiled = self.jitted.lower(self.state, self.batch).compile()
+    return time.perf_counter() - t0
+
+  def memory_analysis(self) -> int | None:
+    try:
+      m = self.compiled.memory_analysis()
+      return int(m.temp_size_in_bytes + m.output_size_in_bytes)
+    except Exception:  # noqa: BLE001 - not every backend reports it
+      return None
+
+  def step(self) -> None:
+    self.state, metrics = self.compiled(self.state, self.batch)
+    metrics["loss"].block_until_ready()
+
+  def parts(self) -> dict:
+    """Blocking callables: forward, grad w.r.t. input, grad w.r.t. params (train mode)."""
+    import jax
+    model, loss_fn, state, batch = self.model, self.loss_fn, self.state, self.batch
+    mutable = list(state.model_state.keys())
+
+    def loss(params, x):
+      out = model.apply({"params": params, **state.model_state}, x, train=True,
+                        mutable=mutable or False)
+      pred = out[0] if mutable else out
+      return loss_fn(pred, batch["target"])[0]
+
+    fwd = jax.jit(loss)
+    gx = jax.jit(jax.grad(loss, argnums=1))
+    gp = jax.jit(jax.grad(loss, argnums=0))
+    # Copies: the train step donates (and so deletes) the state's buffers.
+    args = (jax.tree.map(lambda a: a.copy(), state.params), batch["input"])
+    fns = {}
+    for key, f in (("forward", fwd), ("grad_input", gx), ("grad_params", gp)):
+      c = f.lower(*args).compile()
+      c(*args)
+      fns[key] = functools.partial(lambda c: jax.block_until_ready(c(*args)), c)
+    return fns
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+class Reference:
+  """The equivalent PyTorch module, eager, Adam (default foreach implementation)."""
+
+  def __init__(self, name: str, torch):
+    import torch_reference
+    self.torch = torch
+    torch.manual_seed(0)
+    noisy, target = make_data(name)
+    spec = SPECS[name]
+    self.model = torch_reference.build(name, spec["channels"], **spec["torch"]).train()
+    self.x = torch.from_numpy(noisy).permute(0, 3, 1, 2).contiguous()
+    self.y = torch.from_numpy(target).permute(0, 3, 1, 2).contiguous()
+    self.opt = torch.optim.Adam(self.model.parameters(), lr=LR)
+    self.num_params = torch_reference.num_params(self.model)
+    self.autocast = FLAGS.torch_dtype == "bfloat16"
+
+  def _loss(self, x):
+    torch = self.torch
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+      out = self.model(x)
+    return torch.nn.functional.mse_loss(out.float(), self.y)
+
+  def step(self) -> None:
+    self.opt.zero_grad(set_to_none=True)
+    loss = self._loss(self.x)
+    loss.backward()
+    self.opt.step()
+
+  def parts(self) -> dict:
+    torch = self.torch
+    params = list(self.model.parameters())
+
+    def fwd():
+      with torch.no_grad():
+        self._loss(self.x)
+
+    def grad_input():
+      for p in params:
+        p.requires_grad_(False)
+      x = self.x.clone().requires_grad_(True)
+      torch.autograd.grad(self._loss(x), [x])
+      for p in params:
+        p.requires_grad_(True)
+
+    def grad_params():
+      torch.autograd.grad(self._loss(self.x), params)
+
+    return {"forward": fwd, "grad_input": grad_input, "grad_params": grad_params}
+
+
+# ----------------------------------------------------------------------------- memory child
+
+def child(spec: str) -> None:
+  """Builds one framework's step, then reports peak RSS increase over a few steps."""
+  import json
+  framework, name = spec.split(":")
+  if framework == "jax":
+    runner = Ours(name)
+    base = common.rss()
+    runner.compile()
+  else:
+    torch = common.import_torch(FLAGS.threads)
+    runner = Reference(name, torch)
+    base = common.rss()
+  common.reset_peak_rss()
+  for _ in range(3):
+    runner.step()
+  print(json.dumps({"peak_rss_delta": common.peak_rss() - base, "base_rss": base}))
+
+
+def measure_memory(name: str) -> dict:
+  out = {}
+  for framework in ("jax", "torch") if FLAGS.torch else ("jax",):
+    args = [__file__, f"--_child={framework}:{name}", f"--batch={FLAGS.batch}",
+            f"--mirnet_batch={FLAGS.mirnet_batch}", f"--size={FLAGS.size}",
+            f"--dtype={FLAGS.dtype}", f"--torch_dtype={FLAGS.torch_dtype}",
+            f"--threads={FLAGS.threads}"]
+    out[framework] = common.run_json_subprocess(args)["peak_rss_delta"] / 2 ** 20
+  return out
+
+
+# ----------------------------------------------------------------------------- main
+
+def main(argv):
+  del argv
+  if FLAGS._child:
+    return child(FLAGS._child)
+  torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None
+  info = common.machine()
+  print("machine:", info, flush=True)
+  peak = common.matmul_peak(torch)
+  print("peak matmul GFLOP/s (4096^2 f32):", {k: round(v, 1) for k, v in peak.items()},
+        flush=True)
+  rows, breakdown = [], []
+  for name in FLAGS.models:
+    ours = Ours(name)
+    flops = ours.flops()
+    compile_s = ours.compile()
+    t0 = time.perf_counter()
+    ours.step()
+    first_jax = time.perf_counter() - t0
+    fns = {"ours": ours.step}
+    row = {"model": name, "batch": "x".join(map(str, batch_shape(name))),
+           "params": ours.num_params, "GFLOP/step": flops / 1e9, "compile_s": compile_s,
+           "xla_temp_MiB": (ours.memory_analysis() or 0) / 2 ** 20}
+    if torch is not None:
+      ref = Reference(name, torch)
+      if ref.num_params != ours.num_params:
+        print(f"WARNING {name}: PyTorch has {ref.num_params} parameters, ours {ours.num_params}")
+      t0 = time.perf_counter()
+      ref.step()
+      row["torch_first_step_s"] = time.perf_counter() - t0
+      fns["torch"] = ref.step
+    times = common.alternate(fns, FLAGS.rounds, FLAGS.steps)
+    n = batch_shape(name)[0]
+    for k, v in times.items():
+      med = common.median(v)
+      row[f"{k}_s"] = med
+      row[f"{k}_img/s"] = n / med
+      row[f"{k}_GFLOP/s"] = flops / med / 1e9
+    if torch is not None:
+      row["ratio"] = row["torch_s"] / row["ours_s"]
+    row["ours_first_step_s"] = first_jax
+    if FLAGS.memory:
+      mem = measure_memory(name)
+      row["ours_peak_MiB"] = mem["jax"]
+      row["torch_peak_MiB"] = mem.get("torch")
+    rows.append(row)
+    print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}, flush=True)
+    if FLAGS.breakdown:
+      parts = {f"ours.{k}": f for k, f in ours.parts().items()}
+      parts["ours.step"] = ours.step
+      if torch is not None:
+        parts.update({f"torch.{k}": f for k, f in ref.parts().items()})
+        parts["torch.step"] = ref.step
+      t = {k: common.median(v) for k, v in common.alternate(parts, FLAGS.rounds, 2).items()}
+      for fw in ("ours", "torch") if torch is not None else ("ours",):
+        b = {"model": name, "framework": fw, "forward_s": t[f"{fw}.forward"],
+             "input_grad_s": t[f"{fw}.grad_input"] - t[f"{fw}.forward"],
+             "weight_grad_s": t[f"{fw}.grad_params"] - t[f"{fw}.grad_input"],
+             "optimizer_rest_s": t[f"{fw}.step"] - t[f"{fw}.grad_params"], "step_s": t[f"{fw}.step"]}
+        breakdown.append(b)
+        print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in b.items()}, flush=True)
+    del ours
+  print()
+  print(f"Peak matmul (4096^2 f32) GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
+  cols = ["model", "batch", "params", "GFLOP/step", "compile_s", "ours_s", "ours_img/s",
+          "ours_GFLOP/s"]
+  if torch is not None:
+    cols += ["torch_s", "torch_img/s", "torch_GFLOP/s", "ratio"]
+  if FLAGS.memory:
+    cols += ["ours_peak_MiB", "torch_peak_MiB"]
+  print(common.table(rows, cols))
+  if breakdown:
+    print()
+    print(common.table(breakdown, ["model", "framework", "forward_s", "input_grad_s",
+                                   "weight_grad_s", "optimizer_rest_s", "step_s"]))
+  common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "peak_gflops": peak,
+                                   "rows": rows, "breakdown": breakdown})
+
+
+if __name__ == "__main__":
+  app.run(main)
