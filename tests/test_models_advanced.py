@@ -245,7 +245,7 @@ def _denoise_batch(c=1, size=(15, 13)):
 
 @pytest.mark.parametrize("name, kwargs, c", [
     ("nlrn", dict(features=8, steps=2, inter_channels=4, window=6), 1),
-    ("nonlocal_cnn", dict(features=8, depth=4, nl_window=6), 1),
+    ("nonlocal_cnn", dict(features=8, depth=4, nl_window=6, nl_subsample=True), 1),
     ("mirnet", dict(n_feat=4, n_rrg=1, n_mrb=1, height=2, width=2), 3),
     ("dae", dict(patch=3, features=(8, 4)), 1),
 ])
