@@ -99,9 +99,10 @@ class SRGANDiscriminator(nn.Module):
 class ColorizationDiscriminator(nn.Module):
   """The colorization study's discriminator: 4 conv layers (4x4, stride 2,
   `features` channels) with ReLU, then a global average pool and a dense
-  layer to one logit per image (the study's Keras model flattens a 120x120
-  input; the pool makes any size work). Pass the gray input as `cond` to
-  judge (input, output) pairs.
+  layer to one logit per image. The study names only "4 conv layers with
+  ReLU"; kernel size, stride, widths and the pooled head are our choices (the
+  pool makes any input size work). Pass the gray input as `cond` to judge
+  (input, output) pairs.
   x: (B, H, W, 3) in [0, 1] [+ cond (B, H, W, 1)] -> (B, 1, 1, 1) logits.
   """
   features: tuple[int, ...] = (64, 128, 256, 512)

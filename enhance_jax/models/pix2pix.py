@@ -29,18 +29,20 @@ class Pix2PixUNet(nn.Module):
   drops them, ablation); a last 4x4 stride-2 transposed conv to
   `out_channels` and `output_activation` ('tanh' mapped to [0, 1] by
   (t + 1) / 2, or 'sigmoid'). Any H, W: the input is reflect-padded to a
-  multiple of 2**depth (e.g. 120 -> 128 for depth 4) and the output cropped.
-  `dtype` is the compute dtype of the convs.
+  multiple of 2**depth and the output cropped. The input is mapped to
+  [-1, 1] inside. Defaults follow the colorization study: three encoder
+  blocks (120 -> 15, no padding needed), a dilated bottleneck, three
+  transposed-conv blocks back to 120. `dtype` is the compute dtype of the convs.
   x: (B, H, W, in_channels) in [0, 1] -> (B, H, W, out_channels) float32 in [0, 1].
   """
-  features: tuple[int, ...] = (64, 128, 256, 512)
+  features: tuple[int, ...] = (64, 128, 256)
   dilations: tuple[int, ...] = (2, 4, 8)
   out_channels: int = 3
   normalization: str | None = "batch"
   activation: str = "leaky_relu"
   decoder_activation: str = "relu"
   dropout: float = 0.5
-  n_dropout: int = 2
+  n_dropout: int = 1
   skips: bool = True
   output_activation: str = "tanh"
   dtype: Any = jnp.float32
