@@ -89,6 +89,7 @@ class EvalBatch:
   batch: dict          # global batch: float32 NHWC numpy arrays
   weight: np.ndarray   # [N] 1 for real images, 0 for padding
   names: list[str]     # names of the real images
+  index: np.ndarray    # [N] position of each image in the split (padding repeats)
 
 
 def eval_batches(source, data_cfg, eval_batch_size: int, num_devices: int,
@@ -108,7 +109,7 @@ def eval_batches(source, data_cfg, eval_batch_size: int, num_devices: int,
       ex = augment.center_crop(ex, data_cfg.eval_max_size, data_cfg.get("scale", 1))
     ex = host_degrade(ex, np.random.default_rng([seed, 2, i]))
     key = tuple((k, ex[k].shape) for k in ("target", "input") if k in ex)
-    groups.setdefault(key, []).append(ex)
+    groups.setdefault(key, []).append(dict(ex, index=i))
   size = max(eval_batch_size, 1)
   size = -(-size // num_devices) * num_devices
   out = []
@@ -121,5 +122,6 @@ def eval_batches(source, data_cfg, eval_batch_size: int, num_devices: int,
       floats = [_float_example(ex) for ex in chunk]
       batch = {k: np.stack([f[k] for f in floats]) for k in floats[0]}
       out.append(EvalBatch(batch, np.array([1.0] * real + [0.0] * pad, np.float32),
-                           [ex["name"] for ex in chunk[:real]]))
+                           [ex["name"] for ex in chunk[:real]],
+                           np.array([ex["index"] for ex in chunk])))
   return out

@@ -18,8 +18,8 @@ def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs,
   batch sharded over 'data'."""
   fn = functools.partial(steps.eval_step, model=model, degrade=degrade, protocol=protocol,
                          extra_inputs=extra_inputs)
-  rep, shard = mesh_lib.replicated(mesh), mesh_lib.batch_sharded(mesh)
-  return jax.jit(fn, in_shardings=(None, shard, rep), out_shardings=(shard, shard, shard))
+  shard = mesh_lib.batch_sharded(mesh)
+  return jax.jit(fn, in_shardings=(None, shard, shard), out_shardings=(shard, shard, shard))
 
 
 def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: int,
@@ -30,7 +30,7 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
   Returns (summary, per_image, samples): the mean of each metric over real
   images plus 'num_images'; one dict per image with its name and metrics; and up
   to `keep_images` (input, output, target) HWC float triples for the grid.
-  Batch b uses the degradation key fold_in(PRNGKey(seed), b).
+  Image i (its index in the split) is degraded with key fold_in(PRNGKey(seed), i).
   Per image, `mse` (and `input_mse`) = 10^(-PSNR/10), the protocol's MSE.
   `ssim_threshold` > 0 adds `ssim_accuracy` (and `input_ssim_accuracy`): the
   share of images whose SSIM exceeds it. `fid_variables` (FID Inception, see
@@ -42,11 +42,13 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
   fid_stats = None
   if fid_variables is not None:
     fid_stats = [fid.FeatureStats.empty(), fid.FeatureStats.empty()]
-  for b, eb in enumerate(batches):
+  for eb in batches:
     n = len(eb.weight)
     local = {k: v[rows(n, mesh)] for k, v in eb.batch.items()}
-    inp, out, metrics = eval_fn(variables, mesh_lib.global_batch(local, mesh),
-                                jax.random.fold_in(root, b))
+    keys = np.stack([np.asarray(jax.random.fold_in(root, i)) for i in eb.index])
+    local["keys"] = keys[rows(n, mesh)]
+    local = mesh_lib.global_batch(local, mesh)
+    inp, out, metrics = eval_fn(variables, local, local.pop("keys"))
     metrics = jax.device_get(_gather(metrics))
     real = int(eb.weight.sum())
     for i in range(real):

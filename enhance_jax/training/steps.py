@@ -73,17 +73,24 @@ def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTrans
   return new_state, metrics
 
 
-def eval_step(variables: dict, batch: dict, key: jax.Array, *, model, degrade: Callable,
+def degrade_per_image(degrade: Callable, batch: dict, keys: jax.Array) -> dict:
+  """Applies `degrade` to each image with its own key (keys: [N, 2] uint32), so
+  an image's degradation does not depend on how images are batched."""
+  one = lambda b, k: jax.tree.map(lambda a: a[0], degrade(jax.tree.map(lambda a: a[None], b), k))
+  return jax.vmap(one)(batch, keys)
+
+
+def eval_step(variables: dict, batch: dict, keys: jax.Array, *, model, degrade: Callable,
               protocol: image_quality.Protocol, extra_inputs: tuple[str, ...] = ()
               ) -> tuple[jax.Array, jax.Array, dict]:
-  """Degrades, enhances and scores one batch.
+  """Degrades (image i with keys[i]), enhances and scores one batch.
 
   Returns (input, output, metrics): NHWC input and output (output clipped to
   [0, 1]) and per-image metrics, shape [N]: psnr, ssim and, when input and
   target have the same shape (or the input is gray and the target RGB),
   input_psnr and input_ssim.
   """
-  batch = degrade(batch, key)
+  batch = degrade_per_image(degrade, batch, keys)
   pred = model.apply(variables, batch["input"], train=False, **_model_extras(batch, extra_inputs))
   pred = jnp.clip(pred.astype(jnp.float32), 0.0, 1.0)
   metrics = image_quality.psnr_ssim(pred, batch["target"], protocol)
