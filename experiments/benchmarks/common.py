@@ -21,6 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
+# Before anything initialises JAX's backend: sets the package's default XLA
+# flags (enhance_jax/xla_flags.py) unless ENHANCE_JAX_NO_DEFAULT_XLA_FLAGS=1.
+import enhance_jax  # noqa: E402,F401
+
 
 # ----------------------------------------------------------------------------- machine
 
