@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 import jax
 from absl import flags, logging
@@ -90,20 +91,32 @@ _PEER_FAILURE = ("gloo", "connection reset", "connection closed", "heartbeat", "
                  "barrier", "socket closed", "unavailable")
 
 
-def _exit_at_once(exc_type, exc, tb) -> None:
-  """Uncaught error in a multi-process run: print the traceback and a one-line
-  summary, then exit now (the normal shutdown waits for every peer, which hangs
-  for the heartbeat timeout when one is dead)."""
-  if issubclass(exc_type, KeyboardInterrupt):
-    os._exit(130)
-  traceback.print_exception(exc_type, exc, tb)
-  first = (str(exc).strip().splitlines() or [exc_type.__name__])[0]
-  who = f"process {jax.process_index()} of {jax.process_count()}"
-  if any(k in str(exc).lower() for k in _PEER_FAILURE):
+def exit_with_error(error: BaseException | str) -> NoReturn:
+  """Prints `error: ...` on stderr and exits with status 1.
+
+  With several processes the line names this process (and says when the error
+  looks like a dead peer), and the exit is immediate: the normal shutdown waits
+  for every peer, which for a dead one lasts the heartbeat timeout.
+  """
+  text = str(error).strip() or type(error).__name__
+  if jax.process_count() == 1:
+    print(f"error: {text}", file=sys.stderr, flush=True)
+    sys.exit(1)
+  first = text.splitlines()[0]
+  if any(k in text.lower() for k in _PEER_FAILURE):
     hint = ("another process of this run most likely died or was killed; its own log has the "
             "cause. Resume by running the same command again")
   else:
-    hint = "the other processes will stop too"
+    hint = "the other processes stop too"
   sys.stdout.flush()
-  print(f"error: {who}: {exc_type.__name__}: {first}\n  -> {hint}.", file=sys.stderr, flush=True)
+  print(f"error: process {jax.process_index()} of {jax.process_count()}: {first}\n  -> {hint}.",
+        file=sys.stderr, flush=True)
   os._exit(1)
+
+
+def _exit_at_once(exc_type, exc, tb) -> None:
+  """sys.excepthook of multi-process runs: the traceback, then `exit_with_error`."""
+  if issubclass(exc_type, KeyboardInterrupt):
+    os._exit(130)
+  traceback.print_exception(exc_type, exc, tb)
+  exit_with_error(f"{exc_type.__name__}: {exc}")

@@ -90,8 +90,7 @@ def main(argv):
     config = config_lib.resolve(_CONFIG, _WORKDIR.value)
     run(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value)
   except (ValueError, KeyError, FileNotFoundError, OSError) as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    sys.exit(1)
+    distributed.exit_with_error(e)
 
 
 if __name__ == "__main__":

@@ -40,8 +40,7 @@ def main(argv):
   try:
     loop.train_and_evaluate(config, workdir)
   except (loop.NonFiniteLossError, ValueError, KeyError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    sys.exit(1)
+    distributed.exit_with_error(e)
 
 
 def _config_path() -> str:
