@@ -149,10 +149,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
   def check_finite(step: int) -> None:
     bad = int(jax.device_get(state.bad_step))
     if bad >= 0 and config.train.nan_policy == "stop":
+      ckpt.wait()  # an async save in flight must be complete before it is named
       last = ckpt.latest_step()
       where = ckpt.path(last) if last is not None else "none (no checkpoint saved yet)"
-      raise NonFiniteLossError(
-          f"Non-finite loss or gradient at step {bad} (detected by step {step}); the update "
+      raise NonFiniteLossError(  # bad_step is state.step before the update: log step bad + 1
+          f"Non-finite loss or gradient at step {bad + 1} (detected by step {step}); the update "
           f"was not applied. Last good checkpoint: {where}. Lower the learning rate or set "
           "config.train.nan_policy='skip'.")
 
