@@ -51,6 +51,12 @@ class MetricWriter:
       self._tb.close()
 
 
+# Shown on the progress line (GAN runs: both losses, D's mean output on real
+# and fake, both learning rates); every metric goes to the MetricWriter.
+_SHOWN = ("loss", "g_loss", "d_loss", "d_real", "d_fake", "psnr", "learning_rate",
+          "d_learning_rate")
+
+
 class Progress:
   """'step 120/400 | loss 0.0345 | 3.2 steps/s | ETA 1m27s' on stdout."""
 
@@ -67,7 +73,7 @@ class Progress:
     self.last_t, self.last_step = now, step
     if self.active:
       shown = " | ".join(f"{k} {float(v):.4g}" for k, v in metrics.items()
-                         if k in ("loss", "d_loss", "g_loss", "psnr", "learning_rate"))
+                         if k in _SHOWN)
       eta = (self.total - step) / rate if rate > 0 else float("inf")
       print(f"step {step}/{self.total} | {shown} | {rate:.2f} steps/s | ETA {_fmt_time(eta)}",
             flush=True, file=sys.stdout)
