@@ -288,8 +288,12 @@ def enabled(config: ml_collections.ConfigDict) -> bool:
 
 
 def discriminator(config: ml_collections.ConfigDict):
-  """The registered discriminator `config.gan.disc.name` with its kwargs."""
-  return models.get(config.gan.disc.name, **dict(config.gan.disc.get("kwargs", {})))
+  """The registered discriminator `config.gan.disc.name` with its kwargs (and
+  the compute dtype `config.train.dtype`, as the generator)."""
+  kwargs = dict(config.gan.disc.get("kwargs", {}))
+  if config.train.get("dtype", "float32") != "float32":
+    kwargs.setdefault("dtype", jnp.dtype(config.train.dtype))
+  return models.get(config.gan.disc.name, **kwargs)
 
 
 def recon_loss(config: ml_collections.ConfigDict) -> Callable:
