@@ -293,3 +293,11 @@ def test_bfloat16_compute_dtype_keeps_float32_output(name):
   cin = IN_OUT.get(name, (3, 3))[0]
   y = shapes(MODELS.get(name, **kwargs), jnp.zeros((1, H, W, cin)))
   assert y.dtype == jnp.float32
+
+
+def test_pix2pix_default_colorization_shapes():
+  # The study: gray 120x120 -> RGB 120x120 (three stride-2 blocks: 120 -> 15).
+  model = pix2pix.Pix2PixUNet()
+  assert shapes(model, jnp.zeros((1, 120, 120, 1))).shape == (1, 120, 120, 3)
+  gray, rgb = jnp.zeros((1, 120, 120, 1)), jnp.zeros((1, 120, 120, 3))
+  assert shapes(discriminators.ColorizationDiscriminator(), rgb, gray).shape == (1, 1, 1, 1)
