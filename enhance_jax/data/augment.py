@@ -13,7 +13,7 @@ _TARGET_LIKE = ("target", "mask")
 
 
 def _name(example: dict) -> str:
-  return str(example.get("name", "<unnamed>"))
+  return str(example.get("path") or example.get("name", "<unnamed>"))
 
 
 def paired_random_crop(example: dict, patch_size: int, scale: int = 1,

@@ -5,6 +5,7 @@ A source is a sequence: `len(src)` and `src[i]` -> dict with
   'input':  optional uint8 HWC numpy (a truly paired degraded image; for SR it is
             the low-resolution image, smaller by the scale factor),
   'name':   str, unique within the split.
+  'path':   optional str, the file (named in error messages).
 Synthetic pairs (noise, low light, holes, ...) are made later, inside the
 compiled step, by `enhance_jax.data.degradations`.
 
@@ -63,7 +64,7 @@ class FileSource:
 
   def __getitem__(self, index: int) -> dict:
     ex = {"target": imageio.read_image(self._targets[index], self._channels),
-          "name": self._names[index]}
+          "name": self._names[index], "path": self._targets[index]}
     if self._inputs is not None:
       ex["input"] = imageio.read_image(self._inputs[index], self._channels)
     return ex
