@@ -150,6 +150,8 @@ def main(argv):
       pairs = [(f, dst / (f.stem + ".png")) for f in imageio.list_images(src)]
     else:
       pairs = [(src, dst / (src.stem + ".png") if dst.is_dir() else dst)]
+    for a, _ in pairs:  # every input decodes before any output is written
+      imageio.read_image(a, channels=None, keep_16bit=True)
     for a, b in pairs:
       enhance_file(enhancer, a, b)
       print(f"{a} -> {b}")
