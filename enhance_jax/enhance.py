@@ -2,8 +2,10 @@
 
 IN and OUT may be files or folders. Any size and mode: gray, RGB, RGBA (alpha
 is kept as is), palette, 8- or 16-bit (written back with the same depth).
-Large images are processed in overlapping tiles blended with linear ramps, so
-memory stays bounded. A gray model applied to a colour image enhances each
+Large images are processed in overlapping tiles; each tile keeps its interior
+(half the overlap is dropped on sides facing a neighbour), so the result equals
+the whole-image result when the model's receptive radius is at most half the
+overlap, and memory stays bounded. A gray model applied to a colour image enhances each
 channel; a colour model applied to a gray image sees it repeated to RGB and
 returns the luma. Output files appear only when complete.
 """
@@ -77,32 +79,22 @@ class Enhancer:
     ys = sorted({min(y, h - t_h) for y in range(0, h, step_h)})
     xs = sorted({min(x, w - t_w) for x in range(0, w, step_w)})
     coords = [(y, x) for y in ys for x in xs]
-    out = acc = None
-    ramp = None
+    half = self.overlap // 2
+    out = None
     for i in range(0, len(coords), self.tile_batch):
       chunk = coords[i:i + self.tile_batch]
       res = self._run(np.stack([image[y:y + t_h, x:x + t_w] for y, x in chunk]))
       s = res.shape[1] // t_h
       if out is None:
         out = np.zeros((h * s, w * s, res.shape[-1]), np.float32)
-        acc = np.zeros((h * s, w * s, 1), np.float32)
-        ramp = _window(t_h * s, t_w * s, self.overlap * s)
       for (y, x), r in zip(chunk, res):
-        out[y * s:(y + t_h) * s, x * s:(x + t_w) * s] += r * ramp
-        acc[y * s:(y + t_h) * s, x * s:(x + t_w) * s] += ramp
-    return out / np.maximum(acc, 1e-8)
-
-
-def _window(h: int, w: int, overlap: int) -> np.ndarray:
-  """Blending weights: 1 inside, linear ramps over `overlap` pixels at edges."""
-  def ramp(n):
-    r = np.ones(n, np.float32)
-    k = min(overlap, n // 2)
-    if k > 0:
-      r[:k] = np.linspace(1.0 / (k + 1), 1.0, k, endpoint=False) + 0.5 / (k + 1)
-      r[-k:] = r[:k][::-1]
-    return r
-  return (ramp(h)[:, None] * ramp(w)[None, :])[..., None]
+        # Keep the tile's interior: drop half the overlap on sides facing another tile.
+        y0 = y + (half if y > 0 else 0)
+        y1 = y + t_h - (half if y + t_h < h else 0)
+        x0 = x + (half if x > 0 else 0)
+        x1 = x + t_w - (half if x + t_w < w else 0)
+        out[y0 * s:y1 * s, x0 * s:x1 * s] = r[(y0 - y) * s:(y1 - y) * s, (x0 - x) * s:(x1 - x) * s]
+    return out
 
 
 def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
