@@ -15,6 +15,7 @@ import dataclasses
 import dm_pix
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # MATLAB rgb2ycbcr, Y row, for RGB in [0, 1] -> Y in [16, 235] / 255.
 _Y_WEIGHTS = jnp.array([65.481, 128.553, 24.966], jnp.float32)
@@ -58,6 +59,31 @@ def prepare(x: jax.Array, protocol: Protocol) -> jax.Array:
   return x
 
 
+def _gaussian_blur_valid(z: jax.Array, size: int = 11, sigma: float = 1.5) -> jax.Array:
+  """Separable Gaussian blur, 'valid' region, as weighted sums of shifted slices.
+
+  On CPU this is 3x faster than `dm_pix.ssim`'s vmapped 1-D convolutions (and
+  20x faster than a depthwise conv): see BENCHMARKS.md.
+  """
+  r = np.arange(size) - (size - 1) / 2
+  g = np.exp(-0.5 * (r / sigma) ** 2)
+  g = (g / g.sum()).tolist()
+  h, w = z.shape[1] - size + 1, z.shape[2] - size + 1
+  z = sum(g[i] * z[:, i:i + h] for i in range(size))
+  return sum(g[i] * z[:, :, i:i + w] for i in range(size))
+
+
+def _ssim(a: jax.Array, b: jax.Array, k1: float = 0.01, k2: float = 0.03) -> jax.Array:
+  """Mean SSIM per image (peak 1): the five local moments blurred in one pass."""
+  c = a.shape[-1]
+  m = _gaussian_blur_valid(jnp.concatenate([a, b, a * a, b * b, a * b], axis=-1))
+  mu_a, mu_b, aa, bb, ab = (m[..., i * c:(i + 1) * c] for i in range(5))
+  c1, c2 = k1 ** 2, k2 ** 2
+  num = (2.0 * mu_a * mu_b + c1) * (2.0 * (ab - mu_a * mu_b) + c2)
+  den = (mu_a ** 2 + mu_b ** 2 + c1) * ((aa - mu_a ** 2) + (bb - mu_b ** 2) + c2)
+  return jnp.mean(num / den, axis=(1, 2, 3))
+
+
 def psnr(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> jax.Array:
   """Per-image PSNR in dB, peak 1.0: 10 log10(1 / MSE). Shape [N]."""
   a, b = prepare(x, protocol), prepare(y, protocol)
@@ -69,11 +95,11 @@ def ssim(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> jax.Arr
   averaged over channels; the same as skimage with `gaussian_weights=True,
   use_sample_covariance=False`. Shape [N]."""
   a, b = prepare(x, protocol), prepare(y, protocol)
-  return dm_pix.ssim(a, b, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)
+  return _ssim(a, b)
 
 
 def psnr_ssim(x: jax.Array, y: jax.Array, protocol: Protocol = Protocol()) -> dict[str, jax.Array]:
   """Both metrics, sharing the preparation. Values shape [N]."""
   a, b = prepare(x, protocol), prepare(y, protocol)
   return {"psnr": dm_pix.psnr(a, b),
-          "ssim": dm_pix.ssim(a, b, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03)}
+          "ssim": _ssim(a, b)}
