@@ -197,8 +197,9 @@ def clahe(image: np.ndarray, clip_limit: float = 0.01, tiles: int = 8, nbins: in
   """Contrast-limited adaptive histogram equalisation (skimage `equalize_adapthist`).
 
   `tiles` x `tiles` contextual regions; `clip_limit` in (0, 1] is skimage's
-  normalised clip limit (0.01 is its default; OpenCV's clipLimit=2 with 8x8
-  tiles is about 2/ (tile pixels / nbins) in these units). Colour on `channel`.
+  normalised limit (a bin is clipped at clip_limit * region pixels; 0.01 is its
+  default). OpenCV's clipLimit c is c / nbins here (c = 2 -> 0.0078). Colour
+  is processed on `channel` ('l', 'v' or 'rgb').
   """
   from skimage import exposure
   x = _check(image, "clahe")
