@@ -1,0 +1,97 @@
+"""Data and schedule of the low-light and damage-removal study configs, per profile.
+
+Not a config itself (no get_config): `lowlight_*.py` and `inpainting_cnn.py` call
+`lowlight(c, profile)` / `inpainting(c, profile)` after setting their model.
+
+  paper: the studies' settings (LOL at 256x256 for 100 epochs; BSDS500 holes,
+         100 epochs), for a GPU/TPU (`launch/`).
+  cpu:   minutes on 2 CPU cores: synthetic low-light pairs from BSDS500 train
+         (LOL's 485 training pairs are not in the shared data), 64-96 px patches,
+         a few hundred steps, small eval sets. Results are labelled as such.
+
+One "epoch" is len(train split) / batch size steps; train metrics are logged
+and the eval split scored once per epoch, so metrics.jsonl holds per-epoch
+train and validation curves.
+"""
+from __future__ import annotations
+
+import ml_collections
+
+PROFILES = ("paper", "cpu")
+# The synthetic low-light degradation (gamma, exposure, Poisson-Gaussian sensor noise).
+LOW_LIGHT = "low_light(exposure=(0.08, 0.25), gamma=(1.4, 2.0))"
+# Black holes: 1-3 rectangles of 10-25 % of each side (as baselines/_common.py "holes").
+HOLES = "random_holes(rects=(1, 3), rect_size=(0.1, 0.25))"
+LOL_TRAIN, BSDS_TRAIN = 485, 200
+
+
+def _check(profile: str | None) -> str:
+  profile = profile or "paper"
+  if profile not in PROFILES:
+    raise ValueError(f"profile {profile!r}: use one of {', '.join(PROFILES)}.")
+  return profile
+
+
+def _schedule(c: ml_collections.ConfigDict, train_images: int, epochs: int) -> None:
+  per_epoch = max(1, round(train_images / c.train.batch_size))
+  c.train.num_steps = per_epoch * epochs
+  c.train.log_every = per_epoch
+  c.train.eval_every = per_epoch
+  c.train.checkpoint_every = per_epoch * max(1, epochs // 10)
+
+
+def lowlight(c: ml_collections.ConfigDict, profile: str | None = "paper") -> ml_collections.ConfigDict:
+  """paper: LOL our485 -> eval15, 256x256 crops, batch 8, 100 epochs.
+  cpu: BSDS500 train + LOW_LIGHT, 64 px, batch 8, 10 epochs (250 steps),
+  validation on 8 BSDS500 val crops of 128 px."""
+  profile = _check(profile)
+  c.data.channels = 3
+  c.data.augment = True
+  c.train.batch_size = 8
+  if profile == "paper":
+    c.data.name = "lol"
+    c.data.kwargs = ml_collections.ConfigDict()
+    c.data.degrade = ""
+    c.data.train_split, c.data.eval_split = "train", "test"
+    c.data.patch_size = 256
+    c.data.eval_max_size = 0
+    c.data.max_eval_images = 0
+    _schedule(c, LOL_TRAIN, 100)
+  else:
+    c.data.name = "bsds500"
+    c.data.kwargs = ml_collections.ConfigDict()
+    c.data.degrade = LOW_LIGHT
+    c.data.train_split, c.data.eval_split = "train", "val"
+    c.data.patch_size = 64
+    c.data.eval_max_size = 128
+    c.data.max_eval_images = 8
+    _schedule(c, BSDS_TRAIN, 10)
+  return c
+
+
+def inpainting(c: ml_collections.ConfigDict, profile: str | None = "paper") -> ml_collections.ConfigDict:
+  """BSDS500 train -> test with HOLES. paper: 256 px crops, batch 8, 100 epochs,
+  full test images. cpu: 96 px, batch 8, 12 epochs (300 steps), validation on 8
+  BSDS500 val crops of 128 px."""
+  profile = _check(profile)
+  c.data.name = "bsds500"
+  c.data.kwargs = ml_collections.ConfigDict()
+  c.data.channels = 3
+  c.data.augment = True
+  c.data.degrade = HOLES
+  c.data.train_split = "train"
+  c.train.batch_size = 8
+  if profile == "paper":
+    c.data.eval_split = "test"
+    c.data.patch_size = 256
+    c.data.eval_max_size = 0
+    c.data.max_eval_images = 0
+    _schedule(c, BSDS_TRAIN, 100)
+  else:
+    c.data.eval_split = "val"
+    c.data.patch_size = 96
+    c.data.eval_max_size = 128
+    c.data.max_eval_images = 8
+    _schedule(c, BSDS_TRAIN, 12)
+  return c
+
