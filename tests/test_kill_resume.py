@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -168,7 +169,7 @@ def test_kill9_at_random_points_resumes_bit_exact(reference, tmp_path):
   _, want, want_losses = reference
   rng = random.Random(20260422)
   from enhance_jax.training.checkpointing import Checkpointer
-  kills, start = 0, 0
+  kills, start, torn = 0, 0, 0
   while kills < 5:
     run = Run(tmp_path)
     # Kill once a random step past the resume point is logged, a random moment
@@ -185,6 +186,7 @@ def test_kill9_at_random_points_resumes_bit_exact(reference, tmp_path):
     kills += 1
     resumed_from = [int(l.split()[3]) for l in run.out if l.startswith("Resuming from step ")]
     assert resumed_from == ([start] if start else []), run.log()
+    torn += any(".orbax-checkpoint-tmp" in p.name for p in (tmp_path / "checkpoints").iterdir())
     ckpt = Checkpointer(tmp_path / "checkpoints", async_save=False)
     latest = ckpt.latest_step() or 0
     ckpt.close()
@@ -200,3 +202,36 @@ def test_kill9_at_random_points_resumes_bit_exact(reference, tmp_path):
   _assert_trees_equal(_final(tmp_path), want)
   got_losses = _losses(tmp_path)
   assert got_losses == want_losses
+  print(f"{kills} kills, {torn} of them left a checkpoint half-written")
+
+
+def test_half_written_checkpoint_is_ignored(tmp_path):
+  """What `kill -9` during a save leaves (orbax's temporary folder, cut short)
+  is never taken for a checkpoint, and the step is saved again cleanly."""
+  import jax.numpy as jnp
+  from enhance_jax.training.checkpointing import Checkpointer
+  from enhance_jax.training.state import TrainState
+
+  def state(step):
+    w = jnp.full((3, 2), float(step))
+    return TrainState(step=jnp.array(step, jnp.int32), params={"w": w}, model_state={"s": w},
+                      opt_state=(w,), ema_params={"w": w}, rng=jnp.zeros(2, jnp.uint32),
+                      bad_step=jnp.array(-1, jnp.int32))
+
+  directory = tmp_path / "checkpoints"
+  ckpt = Checkpointer(directory)
+  ckpt.save(state(1))
+  ckpt.save(state(2))
+  ckpt.close()
+  # Step 3's write was cut: a truncated copy under orbax's temporary name.
+  torn = directory / "3.orbax-checkpoint-tmp-1234567"
+  shutil.copytree(directory / "2", torn)
+  for f in sorted(p for p in torn.rglob("*") if p.is_file())[::2]:
+    f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+  ckpt = Checkpointer(directory)
+  assert ckpt.latest_step() == 2 and ckpt.all_steps() == [1, 2]
+  restored = ckpt.restore(state(0))
+  assert int(restored.step) == 2 and float(restored.params["w"][0, 0]) == 2.0
+  assert ckpt.save(state(3))
+  ckpt.close()
+  assert float(_final(tmp_path, 3)["params"]["w"][0, 0]) == 3.0
