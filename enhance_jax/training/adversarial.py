@@ -233,7 +233,7 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
         d_loss_fn, has_aux=True)(d_params, d_ms)
     updates, new_opt = d_tx.update(grads, d_opt, d_params)
     new_params = optax.apply_updates(d_params, updates)
-    grad_norm = optax.global_norm(grads)
+    grad_norm = optax.tree.norm(grads)
     finite = jnp.isfinite(d_total) & jnp.isfinite(grad_norm)
     d_finite = d_finite & finite
     if skip_nonfinite:
@@ -257,7 +257,7 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
       state.params)
   updates, g_opt = g_tx.update(grads, state.opt_state, state.params)
   g_params = optax.apply_updates(state.params, updates)
-  g_grad_norm = optax.global_norm(grads)
+  g_grad_norm = optax.tree.norm(grads)
   g_finite = jnp.isfinite(g_total) & jnp.isfinite(g_grad_norm)
   if skip_nonfinite:
     g_params = _keep_if(g_finite, g_params, state.params)
