@@ -33,12 +33,14 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
   from enhance_jax.training import components, evaluation
   from enhance_jax.training import mesh as mesh_lib
 
-  mesh = mesh_lib.make_mesh()
+  baseline = config.get("baseline", {}).get("name", "") if "baseline" in config else ""
+  # A baseline runs on the host inside the eval step: one device, so no collective
+  # waits on a slow host callback.
+  mesh = mesh_lib.make_mesh(jax.local_devices()[:1] if baseline else None)
   split = split or config.data.eval_split
   source = components.source(config, split)
   batches = pipeline.eval_batches(source, config.data, config.eval.get("batch_size", 1),
                                   mesh_lib.data_size(mesh), config.eval.seed)
-  baseline = config.get("baseline", {}).get("name", "") if "baseline" in config else ""
   if baseline:
     from enhance_jax.baselines import as_model
     model, variables, where = as_model(config), {}, f"baseline {baseline}"

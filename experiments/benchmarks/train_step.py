@@ -46,6 +46,8 @@ flags.DEFINE_enum("torch_dtype", "float32", ["float32", "bfloat16"],
                   "PyTorch: float32, or bfloat16 autocast.")
 flags.DEFINE_bool("breakdown", False, "Also time forward / input-gradient / parameter-gradient.")
 flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
+flags.DEFINE_list("cpus", [], "Pin this process to these CPU ids before JAX starts (e.g. "
+                  "--cpus=0 --threads=1: one core each, no thread barriers: robust to load).")
 flags.DEFINE_bool("torch", True, "Run the PyTorch reference.")
 flags.DEFINE_string("output", None, "Write the results as JSON here.")
 flags.DEFINE_string("_child", None, "Internal: 'framework:model' memory run.")
@@ -237,7 +239,7 @@ def measure_memory(name: str) -> dict:
     args = [__file__, f"--_child={framework}:{name}", f"--batch={FLAGS.batch}",
             f"--mirnet_batch={FLAGS.mirnet_batch}", f"--size={FLAGS.size}",
             f"--dtype={FLAGS.dtype}", f"--torch_dtype={FLAGS.torch_dtype}",
-            f"--threads={FLAGS.threads}"]
+            f"--threads={FLAGS.threads}", f"--cpus={','.join(FLAGS.cpus)}"]
     out[framework] = common.run_json_subprocess(args)["peak_rss_delta"] / 2 ** 20
   return out
 
@@ -246,6 +248,9 @@ def measure_memory(name: str) -> dict:
 
 def main(argv):
   del argv
+  if FLAGS.cpus:
+    import os
+    os.sched_setaffinity(0, {int(c) for c in FLAGS.cpus})
   if FLAGS._child:
     return child(FLAGS._child)
   torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None

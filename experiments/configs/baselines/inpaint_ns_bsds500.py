@@ -1,0 +1,14 @@
+"""OpenCV Navier-Stokes inpainting of random black holes, BSDS500 test."""
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+_spec = importlib.util.spec_from_file_location(
+    "_baseline_common", pathlib.Path(__file__).with_name("_common.py"))
+_common = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_common)
+
+
+def get_config(arg=None):
+  return _common.baseline_config("inpaint_ns", dict(radius=3.0), task="holes", arg=arg)
