@@ -250,18 +250,24 @@ def test_initialize_flags(monkeypatch):
   from absl import flags
   from absl.testing import flagsaver
   from enhance_jax import distributed
-  if not flags.FLAGS.is_parsed():
+  parsed = flags.FLAGS.is_parsed()
+  if not parsed:
     flags.FLAGS.mark_as_parsed()
   monkeypatch.delenv("SLURM_NTASKS", raising=False)
   monkeypatch.delenv("TPU_WORKER_HOSTNAMES", raising=False)
-  with flagsaver.flagsaver(coordinator_address="127.0.0.1:1", num_processes=None, process_id=None):
-    with pytest.raises(ValueError, match="needs --num_processes"):
+  try:
+    with flagsaver.flagsaver(coordinator_address="127.0.0.1:1", num_processes=None,
+                             process_id=None):
+      with pytest.raises(ValueError, match="needs --num_processes"):
+        distributed.initialize()
+    with flagsaver.flagsaver(distributed="auto", coordinator_address=None):
+      distributed.initialize()  # one process: nothing to do
+    with flagsaver.flagsaver(distributed="off", coordinator_address="127.0.0.1:1",
+                             num_processes=2, process_id=0):
       distributed.initialize()
-  with flagsaver.flagsaver(distributed="auto", coordinator_address=None):
-    distributed.initialize()  # one process: nothing to do
-  with flagsaver.flagsaver(distributed="off", coordinator_address="127.0.0.1:1", num_processes=2,
-                           process_id=0):
-    distributed.initialize()
+  finally:
+    if not parsed:
+      flags.FLAGS.unparse_flags()
   assert jax.process_count() == 1
 
 
