@@ -9,6 +9,8 @@
 #   ENHANCE_JAX_PROCESS_ID=i
 # Output lines are prefixed with [i]. If one process fails the others are killed
 # and the script exits with its code; Ctrl-C (or SIGTERM) stops all of them.
+# (A launcher started with & from a script ignores SIGINT, as bash does for
+# background jobs: stop it with SIGTERM.)
 #
 # Environment (all optional):
 #   PYTHON               interpreter (default: python3)
