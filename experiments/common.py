@@ -8,7 +8,8 @@
 
 Training and evaluation go through `enhance_jax.training.loop.train_and_evaluate`
 and `enhance_jax.evaluate.run` in-process (no second loop). Result files name
-the exact command, the date and the profile.
+the exact command, the date and the profile. Study scripts must not define an absl
+flag named `workdir` (enhance_jax.evaluate defines it; use e.g. `--runs_dir`).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments import common  # noqa: E402
 
 _PROFILE = flags.DEFINE_enum("profile", "cpu", list(common.PROFILES), "Study profile.")
-_WORKDIR = flags.DEFINE_string("workdir", None, "Runs go here (default runs/denoising_<profile>).")
+_WORKDIR = flags.DEFINE_string("runs_dir", None, "Runs go here (default runs/denoising_<profile>).")
 
 SIGMAS = (15, 25, 50)
 PUBLISHED = {"BM3D": (31.07, 28.57, 25.62), "DnCNN": (31.72, 29.23, 26.23),
