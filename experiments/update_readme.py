@@ -1,0 +1,129 @@
+"""Writes experiments/README.md: the studies (what, command, runtime, choices)
+and their latest results, pasted from experiments/results/*.md.
+
+  python experiments/update_readme.py            # rewrite the README
+  python experiments/update_readme.py --check    # exit 1 if it is out of date
+
+Run it after a study script has written its results; nothing in the README's
+results section is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+# name, results file stem, script, what it reproduces, runtime (cpu, paper), choices made
+STUDIES = [
+    dict(name="Low-light enhancement", stem="lowlight", script="lowlight_study.py",
+         reproduces="lowlight_mirnet_cnn_gan.txt (MIRNet, U-Net-like CNN autoencoder and GAN on "
+         "LOL at 256x256; train/validation PSNR and loss curves) and Tasks 1-2 of "
+         "cnn_enhancement_lowlight_inpainting.txt (plain CNN, Adam 1e-3, MSE, ~100 epochs; "
+         "MIRNet). Baselines: gamma, histogram equalisation, CLAHE, Zero-DCE (official weights); "
+         "DICM/LIME enhanced side by side.",
+         runtime=("~10 min (4 networks x 250 steps + 5 baselines)",
+                  "LOL 100 epochs per network (~6k steps at batch 8): hours on one GPU"),
+         choices="The CNN is 8 conv 3x3 + ReLU layers of 64 features mapping low to normal "
+         "light (no residual); the autoencoder is our `unet` (5 levels, 32 base features, "
+         "concat skips, transposed-conv up-sampling); MIRNet uses its own recipe (Charbonnier, "
+         "Adam 2e-4 cosine); the GAN is lowlight_gan.py (U-Net G, conditional PatchGAN D, LSGAN, "
+         "L1 + 0.01 adversarial). LOL training crops are 256x256, test on full 600x400 images. "
+         "The cpu profile trains on synthetic low-light BSDS500 pairs (the shared data has one "
+         "LOL pair) and tests on the synthetic BSDS500 test split and on LOL pair 778."),
+    dict(name="Damage (black hole) removal", stem="damage_removal", script="damage_removal.py",
+         reproduces="Task 3 of cnn_enhancement_lowlight_inpainting.txt: a CNN removes black "
+         "holes from BSDS500 images (train split -> test split), against OpenCV Telea and "
+         "Navier-Stokes inpainting.",
+         runtime=("~5 min (300 steps + 2 baselines)", "100 epochs of BSDS500 train: < 1 h on a GPU"),
+         choices="Holes: 1-3 black rectangles of 10-25 % of each side. The CNN is a residual "
+         "U-Net that sees only the damaged image (as in the study); the OpenCV methods get the "
+         "mask. L1 loss, Adam 1e-3."),
+    dict(name="Denoising, BSD68 table", stem="denoising_bsd68", script="denoising_bsd68.py",
+         reproduces="Table 2 of nonlocal_networks_denoising_bsd68.txt at sigma 15/25/50: BM3D, "
+         "imported DnCNN and FFDNet, our trained DnCNN, non-local CNN and NLRN (Train400).",
+         runtime=("see the results file", "Train400 training: GPU hours"), choices=""),
+    dict(name="JPEG quality", stem="jpeg_quality", script="jpeg_quality.py",
+         reproduces="Table I of cnn_enhancement_lowlight_inpainting.txt: PSNR, SSIM and bytes "
+         "for JPEG qualities 95 down to 5 on a real image, with a bar chart.",
+         runtime=("seconds", "same"), choices=""),
+    dict(name="Survey methods table", stem="survey_methods", script="survey_methods.py",
+         reproduces="Table 1 of survey_denoising_sr_contrast_ablations.txt: bilateral, wavelet, "
+         "bicubic SR, CNN denoising, GAN SR; PSNR and SSIM on BSD68 sigma 25 and Set5 x4.",
+         runtime=("see the results file", "GPU hours"), choices=""),
+    dict(name="Ablations", stem="ablations", script="ablations.py",
+         reproduces="The survey's ablations on one denoiser: no skips, no normalization, "
+         "ReLU / LeakyReLU / sigmoid, MSE / SSIM / perceptual loss; delta PSNR/SSIM.",
+         runtime=("see the results file", "GPU hours"), choices=""),
+    dict(name="Pretrained re-scores", stem="pretrained", script="reproduce_pretrained.py",
+         reproduces="The published scores of the official DnCNN, FFDNet, SRCNN and Zero-DCE "
+         "weights, re-scored through our models and evaluator.",
+         runtime=("minutes per model", "same"), choices=""),
+]
+
+
+def command(study: dict, profile: str) -> str:
+  script = f"python experiments/{study['script']}"
+  return script if study["stem"] == "pretrained" else f"{script} --profile={profile}"
+
+
+def paste(stem: str) -> str:
+  """results/<stem>.md with headings demoted two levels and links made relative to here."""
+  path = RESULTS / f"{stem}.md"
+  if not path.is_file():
+    return "_No results yet: run the command above._"
+  text = path.read_text().strip()
+  text = re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", text,
+                flags=re.M)
+  return re.sub(r"\]\((?!https?:|/|results/)([^)]+)\)", r"](results/\1)", text)
+
+
+def render() -> str:
+  out = ["# Experiments", "",
+         "<!-- Generated by experiments/update_readme.py from experiments/results/*.md; "
+         "do not edit by hand. -->", "",
+         "One script per study. `--profile=cpu` runs in minutes on 2 CPU cores (tiny "
+         "networks, few steps, small patches; its tables say so); `--profile=paper` uses the "
+         "studies' settings and is meant for a GPU/TPU (see `launch/`). Each script writes a "
+         "markdown table (with the command and date) and PNG plots to `experiments/results/`; "
+         "`python experiments/update_readme.py` then pastes them below. The study texts are in "
+         "`shared/studies/`.", "",
+         "| study | script | cpu profile | paper profile | results |", "|---|---|---|---|---|"]
+  for s in STUDIES:
+    res = f"[{s['stem']}.md](results/{s['stem']}.md)" if (RESULTS / f"{s['stem']}.md").is_file() \
+        else "not run yet"
+    out.append(f"| {s['name']} | `{s['script']}` | {s['runtime'][0]} | {s['runtime'][1]} | "
+               f"{res} |")
+  for s in STUDIES:
+    out += ["", f"## {s['name']}", "", f"**Reproduces:** {s['reproduces']}", "",
+            "```", command(s, "cpu"), command(s, "paper") if s["stem"] != "pretrained" else "",
+            "```"]
+    if out[-2] == "":
+      del out[-2]
+    out += [f"Expected runtime: cpu profile {s['runtime'][0]}; paper profile {s['runtime'][1]}."]
+    if s["choices"]:
+      out += ["", f"**Choices where the study is vague:** {s['choices']}"]
+    out += ["", "### Latest results", "", paste(s["stem"])]
+  return "\n".join(out) + "\n"
+
+
+def main() -> int:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--check", action="store_true", help="exit 1 if README.md is stale")
+  args = parser.parse_args()
+  readme = HERE / "README.md"
+  text = render()
+  if args.check:
+    stale = not readme.is_file() or readme.read_text() != text
+    print(f"{readme}: {'out of date' if stale else 'up to date'}")
+    return int(stale)
+  readme.write_text(text)
+  print(f"wrote {readme}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
