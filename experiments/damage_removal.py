@@ -5,8 +5,8 @@ damaged with black areas, a CNN trained to remove them (train split), scored on
 the test split, against OpenCV Telea and Navier-Stokes inpainting (which are
 given the hole mask; the CNN sees only the damaged image).
 
-  python experiments/damage_removal.py --profile=cpu     # minutes on 2 CPU cores
-  python experiments/damage_removal.py --profile=paper   # GPU/TPU
+  python experiments/damage_removal.py --profile=cpu     # ~6 min on 2 shared CPU cores
+  python experiments/damage_removal.py --profile=paper   # GPU/TPU (launch/), < 1 h
 
 The CNN trains through `train_and_evaluate` (experiments/configs/inpainting_cnn.py);
 all methods are scored by `evaluate.run` on the same damaged inputs
@@ -24,9 +24,7 @@ from absl import logging
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from experiments import lowlight_study  # noqa: E402
-
-CONFIGS = ROOT / "experiments" / "configs"
+from experiments import common, lowlight_study  # noqa: E402
 
 NETWORK = ("CNN (U-Net, residual)", "inpainting_cnn.py")
 CLASSICAL = [("OpenCV Telea", "baselines/inpaint_telea_bsds500.py"),
@@ -86,53 +84,55 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
   args = parse_args(argv)
   logging.set_verbosity(logging.WARNING)
-  profile = args.profile
+  profile = common.check_profile(args.profile)
   workdir = Path(args.workdir or ROOT / "runs" / f"damage_{profile}")
   results = Path(args.results)
-  from enhance_jax import evaluate, plots
-  from enhance_jax.training import loop
+  from enhance_jax import plots
+  study = lowlight_study
   test = test_set(profile)
-  for_test = lowlight_study.for_test
   rows, methods = [], []
 
   label, file = NETWORK
-  config = lowlight_study.load(CONFIGS / file, profile)
+  config = common.load_config(file, profile)
   run_dir = workdir / Path(file).stem
-  loop.train_and_evaluate(config, str(run_dir))
-  row = dict(method=label, kind="learned", params=lowlight_study.count_params(config),
-             train_s=lowlight_study.train_seconds(run_dir / "metrics.jsonl"),
-             steps=config.train.num_steps)
-  r = evaluate.run(for_test(config, test), str(run_dir), str(run_dir / "test.json"))
-  rows.append({**row, **lowlight_study.scores(r, "test")})
-  lowlight_study.write_jsonl(run_dir / "curves.jsonl", lowlight_study.curve_rows(run_dir / "metrics.jsonl"))
-  methods.append((label, config, lowlight_study.enhancer(config, str(run_dir))))
+  common.train(config, run_dir)
+  r = common.evaluate(study.for_test(config, test), run_dir, run_dir / "test.json")
+  rows.append(dict(method=label, kind="learned", params=study.count_params(config),
+                   train_s=study.train_seconds(run_dir / "metrics.jsonl"),
+                   steps=config.train.num_steps, **study.scores(r, "test")))
+  study.write_jsonl(run_dir / "curves.jsonl", study.curve_rows(run_dir / "metrics.jsonl"))
+  methods.append((label, config, study.enhancer(config, str(run_dir))))
 
   for label, file in CLASSICAL:
-    c = lowlight_study.load(CONFIGS / file)
-    r = evaluate.run(for_test(c, test), None, str(workdir / Path(file).stem / "test.json"))
+    c = study.for_test(common.load_config(file), test)
+    r = common.evaluate(c, None, workdir / Path(file).stem / "test.json")
     rows.append(dict(method=label, kind="classical", params=0, train_s=0.0, steps=0,
-                     **lowlight_study.scores(r, "test")))
-    methods.append((label, for_test(c, test), None))
+                     **study.scores(r, "test")))
+    methods.append((label, c, None))
 
   results.mkdir(parents=True, exist_ok=True)
-  figure(methods, for_test(config, test), results / "damage_removal.png")
+  figure(methods, study.for_test(config, test), results / "damage_removal.png")
   plots.plot_curves({NETWORK[0]: run_dir / "curves.jsonl"}, ["psnr", "mse"],
                     results / "damage_removal_curves.png",
                     title=f"damage removal, {profile} profile: train (solid) / validation (dashed)")
-  lowlight_study.write_markdown(results / "damage_removal.md", "Damage (black hole) removal",
-                                report(rows, test, profile, config), profile)
-  print(f"wrote {results / 'damage_removal.md'}")
-
-
-def report(rows: list[dict], test: dict, profile: str, config) -> str:
-  head = "| method | kind | params | steps | train time | PSNR | SSIM |\n|---|---|---:|---:|---:|---:|---:|"
-  lines = [head, f"| damaged input | – | – | – | – | {rows[0]['input_psnr_test']:.2f} | "
-           f"{rows[0]['input_ssim_test']:.4f} |"]
+  first = rows[0]
+  table = [["damaged input", "–", "–", "–", "–", common.fmt(first["input_psnr_test"]),
+            common.fmt(first["input_ssim_test"], 4)]]
   for r in rows:
-    params = f"{r['params']:,}" if r["params"] else "–"
-    train = f"{r['train_s']:.0f} s" if r["train_s"] else "–"
-    lines.append(f"| {r['method']} | {r['kind']} | {params} | {r['steps'] or '–'} | {train} | "
-                 f"{r['psnr_test']:.2f} | {r['ssim_test']:.4f} |")
+    table.append([r["method"], r["kind"], f"{r['params']:,}" if r["params"] else "–",
+                  str(r["steps"]) if r["steps"] else "–",
+                  f"{r['train_s']:.0f} s" if r["train_s"] else "–",
+                  common.fmt(r["psnr_test"]), common.fmt(r["ssim_test"], 4)])
+  common.write_table(results / "damage_removal.md", "Damage (black hole) removal",
+                     ["method", "kind", "params", "steps", "train time", "PSNR", "SSIM"], table,
+                     profile, notes=notes(rows, test, profile, config), extra=(
+                         "![damage removal](damage_removal.png)\n\nTrain (solid) and validation "
+                         "(dashed) PSNR and MSE per epoch (one epoch = "
+                         f"{config.train.log_every} steps):\n\n"
+                         "![curves](damage_removal_curves.png)"))
+
+
+def notes(rows: list[dict], test: dict, profile: str, config) -> str:
   net = rows[0]
   best = max(rows[1:], key=lambda r: r["psnr_test"])
   if net["psnr_test"] > best["psnr_test"]:
@@ -147,22 +147,15 @@ def report(rows: list[dict], test: dict, profile: str, config) -> str:
                    f"for {config.train.num_steps} steps on 96x96 crops, far from converged."
                    if profile == "cpu" else "."))
   setting = (
-      f"**CPU profile — not the paper's setting.** U-Net (8 base features, 3 levels, residual "
-      f"output) trained {config.train.num_steps} steps (12 epochs of the 200 BSDS500 train "
-      "images) of batch 8 on 96x96 crops, L1 loss, Adam 1e-3; validation curve on 8 BSDS500 "
-      "val crops of 128x128." if profile == "cpu" else
-      "Paper profile: U-Net (32 base features, 4 levels) on 256x256 crops of BSDS500 train, "
-      "batch 8, 100 epochs.")
+      f"U-Net (8 base features, 3 levels, residual output) trained {config.train.num_steps} "
+      "steps (12 epochs of the 200 BSDS500 train images) of batch 8 on 96x96 crops, L1 loss, "
+      "Adam 1e-3; validation curve on 8 BSDS500 val crops of 128x128." if profile == "cpu" else
+      "U-Net (32 base features, 4 levels) on 256x256 crops of BSDS500 train, batch 8, 100 epochs.")
   return "\n".join([
-      setting, "", f"Test: {test['label']} — the same damaged inputs for every method (the "
-      "eval degradation of image i uses key fold_in(eval.seed, i)).", "", *lines, "", verdict,
-      "", "PSNR (dB) / SSIM over the whole RGB image (holes and intact pixels), output rounded "
-      "to uint8. Telea / Navier-Stokes: `cv2.inpaint`, radius 3, given the hole mask.", "",
-      "![damage removal](damage_removal.png)", "",
-      f"Train (solid) and validation (dashed) PSNR and MSE per epoch "
-      f"(one epoch = {config.train.log_every} steps):", "",
-      "![curves](damage_removal_curves.png)"])
-
+      verdict, "", setting, "", f"Test: {test['label']} — the same damaged inputs for every "
+      "method (the eval degradation of image i uses key fold_in(eval.seed, i)). PSNR (dB) / SSIM "
+      "over the whole RGB image (holes and intact pixels), output rounded to uint8. Telea / "
+      "Navier-Stokes: `cv2.inpaint`, radius 3, given the hole mask; the CNN is not."])
 
 if __name__ == "__main__":
   main()

@@ -4,8 +4,8 @@ Reproduces lowlight_mirnet_cnn_gan.txt (MIRNet, U-Net-like CNN autoencoder and
 GAN on LOL at 256x256, train/validation PSNR and loss curves) and Tasks 1-2 of
 cnn_enhancement_lowlight_inpainting.txt (plain CNN, Adam 1e-3, MSE; MIRNet).
 
-  python experiments/lowlight_study.py --profile=cpu     # minutes on 2 CPU cores
-  python experiments/lowlight_study.py --profile=paper   # GPU/TPU, needs the full LOL
+  python experiments/lowlight_study.py --profile=cpu     # ~15 min on 2 shared CPU cores
+  python experiments/lowlight_study.py --profile=paper   # GPU/TPU (launch/), needs the full LOL; hours
 
 Every network trains through `train_and_evaluate` (configs
 experiments/configs/lowlight_{cnn,unet,mirnet,gan}.py) and every method —
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import importlib.util
 import json
 import math
@@ -31,8 +30,9 @@ from absl import logging
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from experiments import common  # noqa: E402
 
-CONFIGS = ROOT / "experiments" / "configs"
+CONFIGS = common.CONFIGS
 
 # (label, config file): networks trained here, in table order.
 NETWORKS = [("CNN (plain, MSE)", "lowlight_cnn.py"),
@@ -55,8 +55,8 @@ def network_config(file: str, profile: str) -> ml_collections.ConfigDict:
   """The training config of a network; lowlight_gan.py (no profile argument) gets
   the shared profile and, for cpu, the U-Net run's widths."""
   if file != "lowlight_gan.py":
-    return load(CONFIGS / file, profile)
-  c = load(CONFIGS / file)
+    return common.load_config(file, profile)
+  c = common.load_config(file)
   profiles().lowlight(c, profile)
   c.loss = "l1+0*mse"  # +0*mse: logs the train MSE for the PSNR curve only
   if profile == "cpu":
@@ -115,7 +115,7 @@ def curve_rows(metrics_jsonl: Path) -> list[dict]:
   return out
 
 
-def unpaired_figure(methods: list[tuple], out_png: Path, profile: str) -> Path:
+def unpaired_figure(methods: list[tuple], out_png: Path) -> Path:
   """LOL 778 (with its reference) and DICM/LIME images, each method side by side."""
   import numpy as np
   from enhance_jax import plots
@@ -154,102 +154,104 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
   args = parse_args(argv)
   logging.set_verbosity(logging.WARNING)
-  profile = args.profile
+  profile = common.check_profile(args.profile)
   workdir = Path(args.workdir or ROOT / "runs" / f"lowlight_{profile}")
   results = Path(args.results)
-  from enhance_jax import evaluate, plots
-  from enhance_jax.training import loop
+  from enhance_jax import plots
   tests = test_sets(profile)
   rows, curves, methods = [], {}, []
 
   for label, file in NETWORKS:
     config = network_config(file, profile)
-    name = Path(file).stem
     if profile == "cpu" and config.model.name == "mirnet_small":
       label += " (mirnet_small)"
-    run_dir = workdir / name
-    loop.train_and_evaluate(config, str(run_dir))
-    row = dict(method=label, kind="learned", config=f"{file}" + (":cpu" if profile == "cpu" and
-               file != "lowlight_gan.py" else ""), params=count_params(config),
+    run_dir = workdir / Path(file).stem
+    common.train(config, run_dir)
+    row = dict(method=label, kind="learned", params=count_params(config),
                train_s=train_seconds(run_dir / "metrics.jsonl"), steps=config.train.num_steps)
     for t in tests:
-      r = evaluate.run(for_test(config, t), str(run_dir), str(run_dir / f"test_{t['key']}.json"))
-      row.update(scores(r, t["key"]))
+      row.update(scores(common.evaluate(for_test(config, t), run_dir,
+                                        run_dir / f"test_{t['key']}.json"), t["key"]))
     rows.append(row)
     curves[label] = run_dir / "curves.jsonl"
     write_jsonl(curves[label], curve_rows(run_dir / "metrics.jsonl"))
     methods.append((label, config, enhancer(config, str(run_dir))))
 
   for label, file in CLASSICAL + [ZERO_DCE]:
-    config = load(CONFIGS / file)
+    config = common.load_config(file)
     if config.get("init_checkpoint", ""):
       ensure_weights(config)
-    row = dict(method=label, kind="classical" if file.startswith("baselines") else "pretrained",
-               config=file, params=0 if file.startswith("baselines") else
-               count_params(config), train_s=0.0, steps=0)
-    out = workdir / Path(file).stem
+    classical = "baseline" in config
+    row = dict(method=label, kind="classical" if classical else "pretrained",
+               params=0 if classical else count_params(config), train_s=0.0, steps=0)
     for t in tests:
-      r = evaluate.run(for_test(config, t), None, str(out / f"test_{t['key']}.json"))
-      row.update(scores(r, t["key"]))
+      out = workdir / Path(file).stem / f"test_{t['key']}.json"
+      row.update(scores(common.evaluate(for_test(config, t), None, out), t["key"]))
     rows.append(row)
     methods.append((label, config, enhancer(config, None)))
 
   results.mkdir(parents=True, exist_ok=True)
   plots.plot_curves(curves, ["psnr", "mse"], results / "lowlight_curves.png",
                     title=f"low-light, {profile} profile: train (solid) / validation (dashed)")
-  bar_keys = [f"psnr_{t['key']}" for t in tests]
-  plots.bar_chart([dict(r, method=short(r["method"])) for r in rows], "method", bar_keys,
-                  results / "lowlight_bars.png", title=f"low-light PSNR ({profile} profile)")
-  unpaired_figure([(l, c, fn) for l, c, fn in methods], results / "lowlight_unpaired.png",
-                  profile)
-  write_markdown(results / "lowlight.md", "Low-light enhancement",
-                 report(rows, tests, profile, methods[0][1]), profile)
-  print(f"wrote {results / 'lowlight.md'}")
+  plots.bar_chart([dict(r, method=short(r["method"])) for r in rows], "method",
+                  [f"psnr_{t['key']}" for t in tests], results / "lowlight_bars.png",
+                  title=f"low-light PSNR ({profile} profile)")
+  unpaired_figure(methods, results / "lowlight_unpaired.png")
+  columns, table = table_rows(rows, tests)
+  common.write_table(results / "lowlight.md", "Low-light enhancement", columns, table, profile,
+                     notes=notes(rows, tests, profile, methods[0][1]),
+                     extra=figures(methods[0][1]))
 
 
-def report(rows: list[dict], tests: list[dict], profile: str, example) -> str:
-  """The body of lowlight.md: setting, table, verdict, figures."""
-  t_cols = []
+def table_rows(rows: list[dict], tests: list[dict]) -> tuple[list[str], list[list]]:
+  cols = ["method", "kind", "params", "steps", "train time"]
   for t in tests:
-    t_cols += [f"psnr_{t['key']}", f"ssim_{t['key']}"]
-  head = ["method", "kind", "params", "steps", "train time"] + [
-      f"{'PSNR' if c.startswith('psnr') else 'SSIM'} {c.split('_', 1)[1]}" for c in t_cols]
-  lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 2 + "---:|" * (len(head) - 2)]
-  inp = {t["key"]: rows[0].get(f"input_psnr_{t['key']}") for t in tests}
-  inp_s = {t["key"]: rows[0].get(f"input_ssim_{t['key']}") for t in tests}
-  lines.append("| input (no enhancement) | – | – | – | – | " + " | ".join(
-      f"{inp[t['key']]:.2f} | {inp_s[t['key']]:.4f}" for t in tests) + " |")
+    cols += [f"PSNR {t['key']}", f"SSIM {t['key']}"]
+  first = rows[0]
+  inputs = ["input (no enhancement)", "–", "–", "–", "–"]
+  for t in tests:
+    inputs += [common.fmt(first[f"input_psnr_{t['key']}"]),
+               common.fmt(first[f"input_ssim_{t['key']}"], 4)]
+  out = [inputs]
   for r in rows:
     cells = [r["method"], r["kind"], f"{r['params']:,}" if r["params"] else "–",
              str(r["steps"]) if r["steps"] else "–",
              f"{r['train_s']:.0f} s" if r["train_s"] else "–"]
-    cells += [f"{r[c]:.2f}" if c.startswith("psnr") else f"{r[c]:.4f}" for c in t_cols]
-    lines.append("| " + " | ".join(cells) + " |")
+    for t in tests:
+      cells += [common.fmt(r[f"psnr_{t['key']}"]), common.fmt(r[f"ssim_{t['key']}"], 4)]
+    out.append(cells)
+  return cols, out
+
+
+def notes(rows: list[dict], tests: list[dict], profile: str, example) -> str:
+  """Setting, test sets and the learned-vs-classical verdict."""
   setting = (
-      "**CPU profile — not the paper's numbers.** Networks are tiny (CNN 16 features x 6 layers, "
-      "U-Net 8 base features x 3 levels, MIRNet = `mirnet_small` (n_feat 8, 1 RRG x 1 MRB), "
-      "GAN generator = that U-Net + a 16-feature PatchGAN), trained for "
-      f"{example.train.num_steps} steps (10 epochs) of batch 8 on 64x64 crops. LOL's 485 "
-      "training pairs are not in the shared data, so every network trains on **synthetic "
-      "low-light pairs** (BSDS500 train + `low_light`: gamma 1.4-2.0, exposure 0.08-0.25, "
-      "Poisson-Gaussian sensor noise); the validation curves use 8 BSDS500 val crops of "
-      "128x128. Test sets:" if profile == "cpu" else
-      "Paper profile: LOL our485 for training (256x256 crops, batch 8, 100 epochs), eval15 "
-      "for validation and test. Test set:")
-  body = [setting, ""] + [f"- `{t['key']}` — {t['label']}" for t in tests] + ["", *lines, ""]
-  body += verdict(rows, tests, profile)
-  body += ["", "PSNR (dB) / SSIM on RGB, output rounded to uint8, full test image. "
-           "Train time includes compilation and the per-epoch validation. Classical methods "
-           "have no parameters (zero-parameter variants: gamma maps mean V to 0.5; HE on V; "
-           "CLAHE 8x8 tiles, clip 0.01 on L*). Zero-DCE: official `Epoch99.pth` imported "
-           "with `python -m enhance_jax.import_weights --model=zerodce`.", "",
-           "![PSNR per method](lowlight_bars.png)", "",
-           "Train (solid, PSNR from the logged batch MSE) and validation (dashed) PSNR and MSE "
-           f"per epoch (one epoch = {example.train.log_every} steps):", "",
-           "![curves](lowlight_curves.png)", "",
-           "LOL 778 (with its reference) and unpaired DICM / LIME images enhanced by every "
-           "method (no reference, so no score):", "", "![unpaired](lowlight_unpaired.png)"]
-  return "\n".join(body)
+      "Networks are tiny (CNN 16 features x 6 layers, U-Net 8 base features x 3 levels, "
+      "MIRNet = `mirnet_small` (n_feat 8, 1 RRG x 1 MRB), GAN generator = that U-Net + a "
+      f"16-feature PatchGAN), trained for {example.train.num_steps} steps (10 epochs) of batch "
+      "8 on 64x64 crops. LOL's 485 training pairs are not in the shared data, so every network "
+      "trains on **synthetic low-light pairs** (BSDS500 train + `low_light`: gamma 1.4-2.0, "
+      "exposure 0.08-0.25, Poisson-Gaussian sensor noise); the validation curves use 8 BSDS500 "
+      "val crops of 128x128. Test sets:" if profile == "cpu" else
+      "LOL our485 for training (256x256 crops, batch 8, 100 epochs), eval15 for validation and "
+      "test. Test set:")
+  body = [setting, ""] + [f"- `{t['key']}` — {t['label']}" for t in tests]
+  body += ["", "PSNR (dB) / SSIM on RGB, output rounded to uint8, whole test image. Train time "
+           "= the training steps' wall time on the loaded 2-core machine (from the logged "
+           "steps/s). Classical methods have no parameters (gamma maps mean V to 0.5; HE on V; "
+           "CLAHE 8x8 tiles, clip 0.01, on L*). Zero-DCE: official `Epoch99.pth` "
+           "(`python -m enhance_jax.import_weights --model=zerodce`).", ""]
+  return "\n".join(body + verdict(rows, tests, profile))
+
+
+def figures(example) -> str:
+  return "\n".join([
+      "![PSNR per method](lowlight_bars.png)", "",
+      "Train (solid; PSNR from the logged batch MSE) and validation (dashed) PSNR and MSE per "
+      f"epoch (one epoch = {example.train.log_every} steps):", "",
+      "![curves](lowlight_curves.png)", "",
+      "LOL 778 (with its reference) and unpaired DICM / LIME images enhanced by every method "
+      "(no reference, so no score):", "", "![unpaired](lowlight_unpaired.png)"])
 
 
 def verdict(rows: list[dict], tests: list[dict], profile: str) -> list[str]:
@@ -282,11 +284,6 @@ def load_module(path: Path):
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
   return module
-
-
-def load(path: Path, arg: str | None = None) -> ml_collections.ConfigDict:
-  from enhance_jax.config import load_config_file
-  return load_config_file(path, arg)
 
 
 def count_params(config: ml_collections.ConfigDict) -> int:
@@ -356,16 +353,6 @@ def short(label: str) -> str:
 def write_jsonl(path: Path, rows: list[dict]) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
   path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-
-
-def write_markdown(path: Path, title: str, body: str, profile: str) -> None:
-  """`# title`, the profile, the command and the date, then `body`."""
-  cmd = "python " + " ".join([str(Path(sys.argv[0]).resolve().relative_to(ROOT))] + sys.argv[1:])
-  now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-  head = (f"# {title} — {profile} profile\n\nMade by `{cmd}` on {now}"
-          + (" (**cpu profile: reduced networks, steps and data; not the paper's setting**)"
-             if profile == "cpu" else "") + ".\n\n")
-  path.write_text(head + body.strip() + "\n")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
-# name, results file stem, script, what it reproduces, runtime (cpu, paper), choices made
+# name, results file stem, script, what it reproduces, choices made. Commands and
+# runtimes come from the `python experiments/... # runtime` lines of each script's docstring.
 STUDIES = [
     dict(name="Low-light enhancement", stem="lowlight", script="lowlight_study.py",
          reproduces="lowlight_mirnet_cnn_gan.txt (MIRNet, U-Net-like CNN autoencoder and GAN on "
@@ -44,30 +45,40 @@ STUDIES = [
          "mask. L1 loss, Adam 1e-3."),
     dict(name="Denoising, BSD68 table", stem="denoising_bsd68", script="denoising_bsd68.py",
          reproduces="Table 2 of nonlocal_networks_denoising_bsd68.txt at sigma 15/25/50: BM3D, "
-         "imported DnCNN and FFDNet, our trained DnCNN, non-local CNN and NLRN (Train400).",
-         runtime=("see the results file", "Train400 training: GPU hours"), choices=""),
+         "imported DnCNN and FFDNet, our trained DnCNN, non-local CNN and NLRN (Train400).", choices=""),
     dict(name="JPEG quality", stem="jpeg_quality", script="jpeg_quality.py",
          reproduces="Table I of cnn_enhancement_lowlight_inpainting.txt: PSNR, SSIM and bytes "
-         "for JPEG qualities 95 down to 5 on a real image, with a bar chart.",
-         runtime=("seconds", "same"), choices=""),
+         "for JPEG qualities 95 down to 5 on a real image, with a bar chart.", choices=""),
     dict(name="Survey methods table", stem="survey_methods", script="survey_methods.py",
          reproduces="Table 1 of survey_denoising_sr_contrast_ablations.txt: bilateral, wavelet, "
-         "bicubic SR, CNN denoising, GAN SR; PSNR and SSIM on BSD68 sigma 25 and Set5 x4.",
-         runtime=("see the results file", "GPU hours"), choices=""),
+         "bicubic SR, CNN denoising, GAN SR; PSNR and SSIM on BSD68 sigma 25 and Set5 x4.", choices=""),
     dict(name="Ablations", stem="ablations", script="ablations.py",
          reproduces="The survey's ablations on one denoiser: no skips, no normalization, "
-         "ReLU / LeakyReLU / sigmoid, MSE / SSIM / perceptual loss; delta PSNR/SSIM.",
-         runtime=("see the results file", "GPU hours"), choices=""),
+         "ReLU / LeakyReLU / sigmoid, MSE / SSIM / perceptual loss; delta PSNR/SSIM.", choices=""),
     dict(name="Pretrained re-scores", stem="pretrained", script="reproduce_pretrained.py",
          reproduces="The published scores of the official DnCNN, FFDNet, SRCNN and Zero-DCE "
-         "weights, re-scored through our models and evaluator.",
-         runtime=("minutes per model", "same"), choices=""),
+         "weights, re-scored through our models and evaluator.", choices=""),
 ]
 
 
-def command(study: dict, profile: str) -> str:
-  script = f"python experiments/{study['script']}"
-  return script if study["stem"] == "pretrained" else f"{script} --profile={profile}"
+def commands(study: dict) -> list[tuple[str, str]]:
+  """(command, comment) from the `python experiments/...  # comment` lines of the
+  script's docstring."""
+  path = HERE / study["script"]
+  if not path.is_file():
+    return []
+  doc = re.match(r'\s*(?:#[^\n]*\n\s*)*"""(.*?)"""', path.read_text(), re.S)
+  found = re.findall(r"^\s*(python experiments/\S+[^#\n]*?)\s*(?:#\s*(.*))?$",
+                     doc.group(1) if doc else "", re.M)
+  return [(c.strip(), (m or "").strip()) for c, m in found]
+
+
+def runtime(study: dict, profile: str) -> str:
+  for cmd, comment in commands(study):
+    if f"--profile={profile}" in cmd or f"--profile {profile}" in cmd:
+      return comment or "–"
+  cmds = commands(study)
+  return cmds[0][1] if cmds and cmds[0][1] else "–"
 
 
 def paste(stem: str) -> str:
@@ -95,15 +106,14 @@ def render() -> str:
   for s in STUDIES:
     res = f"[{s['stem']}.md](results/{s['stem']}.md)" if (RESULTS / f"{s['stem']}.md").is_file() \
         else "not run yet"
-    out.append(f"| {s['name']} | `{s['script']}` | {s['runtime'][0]} | {s['runtime'][1]} | "
-               f"{res} |")
+    out.append(f"| {s['name']} | `{s['script']}` | {runtime(s, 'cpu')} | "
+               f"{runtime(s, 'paper')} | {res} |")
   for s in STUDIES:
-    out += ["", f"## {s['name']}", "", f"**Reproduces:** {s['reproduces']}", "",
-            "```", command(s, "cpu"), command(s, "paper") if s["stem"] != "pretrained" else "",
-            "```"]
-    if out[-2] == "":
-      del out[-2]
-    out += [f"Expected runtime: cpu profile {s['runtime'][0]}; paper profile {s['runtime'][1]}."]
+    cmds = commands(s)
+    width = max((len(c) for c, _ in cmds), default=0)
+    out += ["", f"## {s['name']}", "", f"**Reproduces:** {s['reproduces']}", "", "```"]
+    out += [f"{c:<{width}}  # {m}" if m else c for c, m in cmds] or [f"python experiments/{s['script']}"]
+    out += ["```"]
     if s["choices"]:
       out += ["", f"**Choices where the study is vague:** {s['choices']}"]
     out += ["", "### Latest results", "", paste(s["stem"])]
