@@ -36,7 +36,7 @@ VARIANTS = [
     ("SSIM loss", {}, "ssim"),
 ]
 PROFILE = {
-    "cpu": dict(depth=5, features=16, steps=150, batch=8, patch=40, eval_images=4),
+    "cpu": dict(depth=5, features=16, steps=300, batch=8, patch=40, eval_images=4),
     "paper": dict(depth=17, features=64, steps=100_000, batch=32, patch=40, eval_images=0),
 }
 

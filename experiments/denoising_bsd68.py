@@ -44,7 +44,7 @@ NETS = [
 
 # Profile settings: which sigmas the networks train at, steps, eval images, BM3D images.
 PROFILE = {
-    "cpu": dict(net_sigmas=(25,), steps=150, batch=8, patch=40, lr=1e-3, eval_images=4,
+    "cpu": dict(net_sigmas=(25,), steps=400, batch=8, patch=40, lr=1e-3, eval_images=4,
                 bm3d_images={15: 4, 25: 68, 50: 4}),
     "paper": dict(net_sigmas=SIGMAS, steps=200_000, batch=128, patch=40, lr=1e-3,
                   eval_images=0, bm3d_images={15: 0, 25: 0, 50: 0}),
