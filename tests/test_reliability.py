@@ -283,6 +283,8 @@ def cli(tmp_path_factory):
   _write(tmp / "mixed" / "a.png", _good_png())
   _write(tmp / "mixed" / "b.png", _variants()["truncated.png"])
   _write(tmp / "small" / "a.png", _good_png(20, 40))
+  _write(tmp / "small_ok" / "a.png", _good_png(20, 40))
+  _write(tmp / "small_ok" / "b.png", _encode(_rand(21, 37, 4), "PNG"))  # odd size, alpha
   (tmp / "empty").mkdir()
   (tmp / "weights_src" / "zero_dce").mkdir(parents=True)
   _write(tmp / "weights_src" / "zero_dce" / "Epoch99.pth", b"PK\x03\x04" + b"\0" * 60)
@@ -321,6 +323,13 @@ def cli(tmp_path_factory):
       "enhance_wrong_arch": [py, "-m", "enhance_jax.enhance", f"--input={tmp / 'good' / 'a.png'}",
                              f"--output={tmp / 'enh_wrong' / 'a.png'}",
                              f"--config.init_checkpoint={wrong}", *TINY_FLAGS[:2]],
+      "evaluate_small": [py, "-m", "enhance_jax.evaluate", f"--config={folder_config('small_ok')}",
+                         f"--output_json={tmp / 'eval_small' / 'm.json'}"],
+      "train_nan": [py, "-m", "enhance_jax.train", f"--workdir={tmp / 'wd_nan'}", *TINY_FLAGS,
+                    "--config.train.num_steps=8", "--config.train.log_every=1",
+                    "--config.train.checkpoint_every=1", "--config.optimizer.learning_rate=1e30",
+                    "--config.optimizer.grad_clip_norm=0", "--config.optimizer.warmup_steps=0",
+                    "--config.optimizer.schedule=constant", "--config.data.max_eval_images=1"],
       "import_corrupt": [py, "-m", "enhance_jax.import_weights", "--model=zerodce",
                          f"--source_dir={tmp / 'weights_src'}",
                          f"--output_dir={tmp / 'imported'}"],
@@ -364,6 +373,30 @@ def test_cli_evaluate_corrupt_and_empty_write_no_json(cli):
   assert rc == 1, (out, err)
   _one_line_error(err, str(tmp / "empty"), "no image files")
   assert not (tmp / "eval_empty").exists()
+
+
+def test_cli_evaluate_images_smaller_than_patch_are_fine(cli):
+  (rc, err, out), tmp = cli[0]["evaluate_small"], cli[1]
+  assert rc == 0, (out, err)
+  result = json.loads((tmp / "eval_small" / "m.json").read_text())
+  assert result["num_images"] == 2 and np.isfinite(result["psnr"])
+
+
+def test_cli_train_nan_stops_naming_step_and_checkpoint(cli):
+  (rc, err, out), tmp = cli[0]["train_nan"], cli[1]
+  assert rc == 1, (out, err)
+  last = _one_line_error(err, "Non-finite loss or gradient at step", "Last good checkpoint: ")
+  step = int(last.split("at step ")[1].split()[0])
+  logged = [int(l.split()[1].split("/")[0]) for l in out.splitlines() if l.startswith("step ")]
+  assert step == max(logged, default=0) + 1, out  # log_every=1: caught at the step it happened
+  from enhance_jax.training.checkpointing import Checkpointer
+  ckpt = Checkpointer(tmp / "wd_nan" / "checkpoints", async_save=False)
+  latest = ckpt.latest_step()
+  ckpt.close()
+  if step > 1:
+    assert latest == step - 1 and f"{tmp / 'wd_nan' / 'checkpoints' / str(latest)}." in last
+  else:
+    assert latest is None
 
 
 def test_cli_enhance_corrupt_input_writes_nothing(cli):
