@@ -170,9 +170,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
         host = jax.device_get(pending)
         pending = []
         mean = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
-        check_finite(step)
         mean["steps_per_s"] = progress.update(step, mean)
         writer.write(step, "train", mean)
+        check_finite(step)  # after logging, so the bad step's loss line is shown
       if step % config.train.eval_every == 0 or last:
         summary = run_eval(step)
       if step % config.train.checkpoint_every == 0 or last:
