@@ -58,7 +58,6 @@ def get_config():
   c.train.log_every = 25
   c.train.eval_every = 125
   c.train.checkpoint_every = 125
-  c.train.ema_decay = 0.999
 
   c.eval.ssim_threshold = 0.9        # "accuracy": share of images with SSIM > this
   c.eval.fid_weights = ""            # FID Inception weights (metrics/fid.py); empty = no FID

@@ -49,7 +49,6 @@ def get_config():
   c.train.log_every = 50
   c.train.eval_every = 500
   c.train.checkpoint_every = 500
-  c.train.ema_decay = 0.999
 
   c.eval.ssim_threshold = 0.0        # > 0 adds ssim_accuracy
   c.eval.fid_weights = ""            # FID Inception weights; empty = no FID

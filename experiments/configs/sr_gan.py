@@ -53,7 +53,6 @@ def get_config():
   c.train.log_every = 50
   c.train.eval_every = 500
   c.train.checkpoint_every = 500
-  c.train.ema_decay = 0.999
 
   c.eval.y_channel = True            # SR convention: PSNR/SSIM on Y, border = scale
   c.eval.crop_border = scale
