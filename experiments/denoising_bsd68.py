@@ -175,7 +175,10 @@ def main(argv):
                    f"{p['patch']}x{p['patch']} patches with ~6-layer, 24-channel networks is "
                    "about 0.01% of DnCNN's training (17 layers, 64 channels, 180k steps of batch "
                    "128); the imported DnCNN-S/FFDNet rows show what the full recipe gives "
-                   "(+0.6 dB over BM3D). Run `--profile paper` for the real comparison.")
+                   "(+0.6 dB over BM3D). DnCNN and the non-local nets also use BatchNorm, whose running "
+                   "statistics are still far off after so few steps (see ablations.md: the "
+                   "same net without normalization is ~2 dB better at this scale). "
+                   "Run `--profile paper` for the real comparison.")
     elif best:
       notes.append(f"Best network trained here: {best[0]} ({best[1][0]['psnr']:.2f} dB vs BM3D "
                    f"{bsub:.2f} dB on the same images).")
