@@ -45,6 +45,9 @@ flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Our compute dtyp
 flags.DEFINE_enum("torch_dtype", "float32", ["float32", "bfloat16"],
                   "PyTorch: float32, or bfloat16 autocast.")
 flags.DEFINE_bool("breakdown", False, "Also time forward / input-gradient / parameter-gradient.")
+flags.DEFINE_bool("conv_layer", False, "Only time one 64->64 3x3 conv layer (batch --batch of "
+                  "--size): forward, input and weight gradient, f32/bf16, im2col weight "
+                  "gradient, beside PyTorch.")
 flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
 flags.DEFINE_list("cpus", [], "Pin this process to these CPU ids before JAX starts (e.g. "
                   "--cpus=0 --threads=1: one core each, no thread barriers: robust to load).")
@@ -244,6 +247,57 @@ def measure_memory(name: str) -> dict:
   return out
 
 
+# ----------------------------------------------------------------------------- one layer
+
+def conv_layer(torch) -> None:
+  """Forward / input-gradient / weight-gradient of one 64->64 3x3 conv, alternating."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  n, s, c = FLAGS.batch, FLAGS.size, 64
+  rng = np.random.default_rng(0)
+  xs = rng.standard_normal((n, s, s, c), np.float32)
+  ks = (0.05 * rng.standard_normal((3, 3, c, c))).astype(np.float32)
+  dys = rng.standard_normal((n, s, s, c), np.float32)
+  dn = ("NHWC", "HWIO", "NHWC")
+  conv = lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=dn)
+
+  def wgrad_im2col(x, k, dy):
+    xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)))
+    p = jnp.concatenate([xp[:, i:i + s, j:j + s] for i in range(3) for j in range(3)], -1)
+    return jnp.einsum("nhwk,nhwo->ko", p, dy).reshape(k.shape)
+
+  ops = {"forward": lambda x, k, dy: conv(x, k),
+         "input_grad": lambda x, k, dy: jax.vjp(lambda x: conv(x, k), x)[1](dy)[0],
+         "weight_grad": lambda x, k, dy: jax.vjp(lambda k: conv(x, k), k)[1](dy)[0],
+         "weight_grad_im2col": wgrad_im2col}
+  fns = {}
+  for dt in (jnp.float32, jnp.bfloat16):
+    args = [jnp.asarray(a, dt) for a in (xs, ks, dys)]
+    for name, op in ops.items():
+      if dt == jnp.bfloat16 and name.endswith("im2col"):
+        continue
+      f = jax.jit(op).lower(*args).compile()
+      fns[f"ours.{jnp.dtype(dt).name}.{name}"] = functools.partial(
+          lambda f, a: jax.block_until_ready(f(*a)), f, args)
+  if torch is not None:
+    F = torch.nn.functional
+    tx = torch.from_numpy(xs).permute(0, 3, 1, 2).contiguous()
+    tk = torch.from_numpy(ks).permute(3, 2, 0, 1).contiguous()
+    tdy = torch.from_numpy(dys).permute(0, 3, 1, 2).contiguous()
+    fns["torch.float32.forward"] = lambda: F.conv2d(tx, tk, padding=1)
+    fns["torch.float32.input_grad"] = lambda: torch.nn.grad.conv2d_input(tx.shape, tk, tdy,
+                                                                          padding=1)
+    fns["torch.float32.weight_grad"] = lambda: torch.nn.grad.conv2d_weight(tx, tk.shape, tdy,
+                                                                           padding=1)
+  for f in fns.values():
+    f()
+  flops = 2 * n * s * s * c * c * 9
+  rows = [{"op": k, "ms": 1e3 * common.median(v), "GFLOP/s": flops / common.median(v) / 1e9}
+          for k, v in common.alternate(fns, FLAGS.rounds, FLAGS.steps).items()]
+  print(common.table(rows, ["op", "ms", "GFLOP/s"]))
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv):
@@ -256,6 +310,8 @@ def main(argv):
   torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None
   info = common.machine()
   print("machine:", info, flush=True)
+  if FLAGS.conv_layer:
+    return conv_layer(torch)
   peak = common.matmul_peak(torch)
   print("peak matmul GFLOP/s (4096^2 f32):", {k: round(v, 1) for k, v in peak.items()},
         flush=True)
