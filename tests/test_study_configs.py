@@ -70,3 +70,16 @@ def test_lowlight_cnn_cpu_two_steps(tmp_path, shared_data):
   train = [r for r in rows if r["split"] == "train"]
   assert len(train) == 2 and all(r["loss_mse"] > 0 for r in train)
   assert any(r["split"] == "eval" and "mse" in r for r in rows)
+
+
+def test_readme_generator_lists_every_study():
+  import importlib.util
+  path = CONFIGS.parents[0] / "update_readme.py"
+  spec = importlib.util.spec_from_file_location("_update_readme", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  text = module.render()
+  for study in module.STUDIES:
+    assert f"## {study['name']}" in text
+  assert "python experiments/lowlight_study.py --profile=cpu" in text
+  assert "python experiments/damage_removal.py --profile=paper" in text
