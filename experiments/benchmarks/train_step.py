@@ -15,6 +15,8 @@ ours/PyTorch, and the machine's peak GFLOP/s for a 4096^2 matmul in both.
 `--breakdown` also times forward only, gradient w.r.t. the input only (forward +
 input-gradient convs) and w.r.t. the parameters only (forward + input- and
 weight-gradient convs) in both frameworks: where the time goes.
+`--conv_layer` times only one 64->64 3x3 conv layer (forward, input and weight
+gradient; f32, bf16 and an im2col weight gradient) beside PyTorch.
 `--memory` runs each framework and model again in a fresh subprocess and reports
 the peak resident memory increase over the RSS after setup (model, optimizer
 state, batch built; for JAX also after compiling): VmHWM after reset via
@@ -362,7 +364,8 @@ def main(argv):
         b = {"model": name, "framework": fw, "forward_s": t[f"{fw}.forward"],
              "input_grad_s": t[f"{fw}.grad_input"] - t[f"{fw}.forward"],
              "weight_grad_s": t[f"{fw}.grad_params"] - t[f"{fw}.grad_input"],
-             "optimizer_rest_s": t[f"{fw}.step"] - t[f"{fw}.grad_params"], "step_s": t[f"{fw}.step"]}
+             "optimizer_rest_s": t[f"{fw}.step"] - t[f"{fw}.grad_params"],
+             "step_s": t[f"{fw}.step"]}
         breakdown.append(b)
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in b.items()}, flush=True)
     del ours
