@@ -54,7 +54,9 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
                                     models.extra_inputs(model), mesh)
   summary, per_image, samples = evaluation.evaluate(eval_fn, variables, batches, mesh,
                                                     config.eval.seed,
-                                                    keep_images=config.eval.grid_images)
+                                                    keep_images=config.eval.grid_images,
+                                                    ssim_threshold=float(
+                                                        config.eval.get("ssim_threshold", 0.0)))
   result = {**summary, "split": split, "weights": where,
             "protocol": dict(config.eval.to_dict()), "per_image": per_image}
   outdir = Path(workdir) if workdir else (Path(output_json).resolve().parent if output_json else None)
