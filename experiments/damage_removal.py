@@ -144,8 +144,12 @@ def notes(rows: list[dict], test: dict, profile: str, config) -> str:
                "holes are and keep every other pixel exactly, while the CNN must find the holes "
                "itself and re-synthesises the whole image" + (
                    "; in the cpu profile it is a tiny U-Net (8 base features, 3 levels) trained "
-                   f"for {config.train.num_steps} steps on 96x96 crops, far from converged."
-                   if profile == "cpu" else "."))
+                   f"for {config.train.num_steps} steps on {config.data.patch_size}x"
+                   f"{config.data.patch_size} crops, far from converged, and since hole sides "
+                   "are fractions of the image side, the 256x256 test holes (26-64 px) are "
+                   f"{256 / config.data.patch_size:.1f}x larger than the training ones and "
+                   "exceed its receptive field: it fills them with a blurred mean colour (see "
+                   "the figure)." if profile == "cpu" else "."))
   setting = (
       f"U-Net (8 base features, 3 levels, residual output) trained {config.train.num_steps} "
       "steps (12 epochs of the 200 BSDS500 train images) of batch 8 on 96x96 crops, L1 loss, "
