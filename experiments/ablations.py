@@ -110,10 +110,10 @@ def main(argv):
            "Perceptual (VGG) loss: not run — the regression trainer has no VGG loss term and no "
            "VGG weights are in the shared data; `gan.perceptual_weight` + `gan.vgg_weights` "
            "exist only in the adversarial trainer. At this scale (cpu profile) differences below "
-           "~0.1 dB are within run-to-run noise. BatchNorm caveat: evaluation uses the running "
-           "statistics (momentum 0.99), which a few hundred steps leave far from the data's, "
-           "so at cpu scale the BN variants are handicapped and 'no normalization' wins; "
-           "this is a short-training artefact, not the paper's finding.\n\n"
+           "~0.1 dB are within run-to-run noise. BatchNorm caveat: at cpu scale the BN variants also end with a higher "
+           "*training* loss (so it is slower convergence in 300 steps, not only eval-time "
+           "running statistics), and 'no normalization' wins; "
+           "likely a short-training effect, not the paper's finding. Against classical filters: every variant here is below BM3D and about at or below the bilateral filter (26.69 dB on all 68 images, survey_methods.md) — 300 steps of a 5-layer, 16-channel net is far from converged.\n\n"
            "![deltas](ablations.png)\n\n![training loss](ablations_curves.png)")
   common.write_table(common.RESULTS / "ablations.md", "Ablations on a small denoiser (BSD68 σ=25)",
                      ["variant", "loss", "PSNR", "ΔPSNR", "SSIM", "ΔSSIM", "train s"], rows,

@@ -162,7 +162,11 @@ def main(argv):
   notes.append(f"BM3D σ=25 on {bm3d[25]['num_images']} images: {bm3d[25]['psnr']:.2f} dB vs "
                f"published 28.57 (Δ {bm3d_gap:+.2f} dB). Our noise is JAX "
                "`fold_in(PRNGKey(1234), i)` per image, not MATLAB `randn('seed',0)`, so about "
-               "±0.02 dB of the gap is the noise draw.")
+               "±0.02 dB of the gap is the noise draw."
+               + ("" if bm3d[25]["num_images"] == 68 else
+                  f" Only {bm3d[25]['num_images']} of 68 images were run, so this is NOT the "
+                  "published comparison (per-image PSNR on BSD68 spans ~25-33 dB); run all 68 "
+                  "(`--profile paper`, or set bm3d_images) for the 0.1 dB check."))
   notes.append("Imported DnCNN-S / FFDNet rows are the 68-image scores in "
                "`experiments/results/pretrained.json` (experiments/reproduce_pretrained.py).")
   if profile == "cpu":
@@ -175,9 +179,9 @@ def main(argv):
                    f"{p['patch']}x{p['patch']} patches with ~6-layer, 24-channel networks is "
                    "about 0.01% of DnCNN's training (17 layers, 64 channels, 180k steps of batch "
                    "128); the imported DnCNN-S/FFDNet rows show what the full recipe gives "
-                   "(+0.6 dB over BM3D). DnCNN and the non-local nets also use BatchNorm, whose running "
-                   "statistics are still far off after so few steps (see ablations.md: the "
-                   "same net without normalization is ~2 dB better at this scale). "
+                   "(+0.6 dB over BM3D). DnCNN and the non-local nets also use BatchNorm, which converges "
+                   "slower in a few hundred steps (ablations.md: the same small net without "
+                   "normalization ends ~2 dB better at this scale). "
                    "Run `--profile paper` for the real comparison.")
     elif best:
       notes.append(f"Best network trained here: {best[0]} ({best[1][0]['psnr']:.2f} dB vs BM3D "
