@@ -5,7 +5,7 @@ damaged with black areas, a CNN trained to remove them (train split), scored on
 the test split, against OpenCV Telea and Navier-Stokes inpainting (which are
 given the hole mask; the CNN sees only the damaged image).
 
-  python experiments/damage_removal.py --profile=cpu     # ~6 min on 2 shared CPU cores
+  python experiments/damage_removal.py --profile=cpu     # ~10 min on 2 shared, loaded CPU cores
   python experiments/damage_removal.py --profile=paper   # GPU/TPU (launch/), < 1 h
 
 The CNN trains through `train_and_evaluate` (experiments/configs/inpainting_cnn.py);

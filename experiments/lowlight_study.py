@@ -4,7 +4,7 @@ Reproduces lowlight_mirnet_cnn_gan.txt (MIRNet, U-Net-like CNN autoencoder and
 GAN on LOL at 256x256, train/validation PSNR and loss curves) and Tasks 1-2 of
 cnn_enhancement_lowlight_inpainting.txt (plain CNN, Adam 1e-3, MSE; MIRNet).
 
-  python experiments/lowlight_study.py --profile=cpu     # ~15 min on 2 shared CPU cores
+  python experiments/lowlight_study.py --profile=cpu     # ~20 min on 2 shared, loaded CPU cores (MIRNet 6 min)
   python experiments/lowlight_study.py --profile=paper   # GPU/TPU (launch/), needs the full LOL; hours
 
 Every network trains through `train_and_evaluate` (configs

@@ -82,12 +82,12 @@ def runtime(study: dict, profile: str) -> str:
 
 
 def paste(stem: str) -> str:
-  """results/<stem>.md with headings demoted two levels and links made relative to here."""
+  """results/<stem>.md with headings demoted three levels and links made relative to here."""
   path = RESULTS / f"{stem}.md"
   if not path.is_file():
     return "_No results yet: run the command above._"
   text = path.read_text().strip()
-  text = re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 2, 6) + " ", text,
+  text = re.sub(r"^(#{1,4}) ", lambda m: "#" * min(len(m.group(1)) + 3, 6) + " ", text,
                 flags=re.M)
   return re.sub(r"\]\((?!https?:|/|results/)([^)]+)\)", r"](results/\1)", text)
 
