@@ -46,7 +46,7 @@ NETS = [
 PROFILE = {
     # cpu: per-net steps (the non-local nets run ~0.5 step/s on the loaded 2 cores).
     "cpu": dict(net_sigmas=(25,), steps=400, net_steps={"nonlocal_cnn": 150, "nlrn": 100},
-                batch=8, patch=40, lr=1e-3, eval_images=4, bm3d_images={15: 2, 25: 4, 50: 2}),
+                batch=8, patch=40, lr=1e-3, eval_images=4, bm3d_images={15: 2, 25: 68, 50: 2}),
     "paper": dict(net_sigmas=SIGMAS, steps=200_000, batch=128, patch=40, lr=1e-3,
                   eval_images=0, bm3d_images={15: 0, 25: 0, 50: 0}),
 }
@@ -147,7 +147,9 @@ def main(argv):
   columns = ["method", "kind"] + [f"σ={s} PSNR (images)" for s in SIGMAS] + ["published 15/25/50"]
   # Like-for-like on the evaluation subset (σ=25): BM3D's per-image scores on the same images.
   n = p["eval_images"] or 68
-  b_sub = bm3d[25]["per_image"][:n]
+  names = ({x["name"] for x in next(iter(subset.values()))[0]["per_image"]} if subset else
+           {x["name"] for x in bm3d[25]["per_image"][:n]})
+  b_sub = [x for x in bm3d[25]["per_image"] if x["name"] in names]  # match by image name
   sub_rows = [["BM3D", f"{sum(x['psnr'] for x in b_sub) / len(b_sub):.2f}",
                f"{sum(x['ssim'] for x in b_sub) / len(b_sub):.4f}",
                f"{sum(x['input_psnr'] for x in b_sub) / len(b_sub):.2f}", "–"]]
