@@ -57,10 +57,10 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 8             # global batch, split over all devices
-  c.train.num_steps = 300
+  c.train.num_steps = 600
   c.train.log_every = 20
-  c.train.eval_every = 150
-  c.train.checkpoint_every = 100
+  c.train.eval_every = 300
+  c.train.checkpoint_every = 200
   c.train.keep_checkpoints = 3
   c.train.ema_decay = 0.99           # 0 = no EMA
   c.train.nan_policy = "stop"        # "stop" or "skip" the update

@@ -326,21 +326,17 @@ def scores(result: dict, key: str) -> dict:
 
 def enhancer(config: ml_collections.ConfigDict, workdir: str | None):
   """HWC float image -> enhanced image: the trained/imported model through
-  `enhance.Enhancer`, or the classical method of a baseline config."""
+  `inference.Enhancer` (tiled), or the classical method of a baseline config."""
   if "baseline" in config:
     from enhance_jax.baselines import apply
     kwargs = dict(config.baseline.get("kwargs", {}))
     return lambda x: apply(config.baseline.name, x, **kwargs)
-  import jax
-  import numpy as np
+  from enhance_jax.inference import Enhancer
   from enhance_jax.training import components
   model = components.model(config)
   variables, _ = components.load_inference_variables(config, model, workdir,
                                                      use_ema=config.eval.use_ema)
-  # Whole-image forward (enhance.Enhancer's module defines absl flags that clash
-  # with enhance_jax.evaluate's, so the two entry points cannot share a process).
-  forward = jax.jit(lambda v, x: jax.numpy.clip(model.apply(v, x, train=False), 0.0, 1.0))
-  return lambda x: np.asarray(forward(variables, x[None]))[0]
+  return Enhancer(model, variables, config.data.channels)
 
 
 def compact_png(path: Path) -> Path:

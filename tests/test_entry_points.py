@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from enhance_jax import enhance, models
+from enhance_jax import inference, models
 from enhance_jax.data import imageio
 
 TINY = ["--config.model.kwargs.features=4", "--config.model.kwargs.depth=2",
@@ -68,8 +68,8 @@ def test_tiled_equals_whole_image():
   x = np.random.default_rng(0).random((1, 16, 16, 1), np.float32)
   variables = model.init(jax.random.PRNGKey(0), x)
   image = np.random.default_rng(1).random((100, 75, 1), np.float32)
-  whole = enhance.Enhancer(model, variables, channels=1, tile=0)(image)
-  tiled = enhance.Enhancer(model, variables, channels=1, tile=40, overlap=12, tile_batch=3)(image)
+  whole = inference.Enhancer(model, variables, channels=1, tile=0)(image)
+  tiled = inference.Enhancer(model, variables, channels=1, tile=40, overlap=12, tile_batch=3)(image)
   # Receptive field 7 < overlap: every pixel sees the same context in some tile.
   np.testing.assert_allclose(tiled, whole, atol=1e-5)
 

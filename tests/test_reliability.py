@@ -231,11 +231,11 @@ def test_wrong_architecture_weights_list_each_parameter(tmp_path):
 
 
 def test_enhance_handles_modes_and_small_images(tmp_path):
-  from enhance_jax import enhance
+  from enhance_jax import inference
   from enhance_jax.training import components
   c = tiny_config()
   model = components.model(c)
-  enh = enhance.Enhancer(model, components.init_variables(c, model), 3, tile=16, overlap=4)
+  enh = inference.Enhancer(model, components.init_variables(c, model), 3, tile=16, overlap=4)
   cases = {
       "rgba.png": (_encode(_rand(20, 24, 4), "PNG"), "RGBA"),
       "g16.png": (_encode(Image.fromarray(_rand(20, 24, 1, dtype=np.uint16)), "PNG"), "I;16"),
@@ -246,12 +246,12 @@ def test_enhance_handles_modes_and_small_images(tmp_path):
   for name, (data, mode) in cases.items():
     src = _write(tmp_path / "in" / name, data)
     dst = tmp_path / "out" / (src.stem + ".png")
-    enhance.enhance_file(enh, src, dst)
+    inference.enhance_file(enh, src, dst)
     with Image.open(dst) as im:
       assert im.size == Image.open(src).size and im.mode.startswith(mode[:1]), (name, im.mode)
   bad = _write(tmp_path / "in" / "bad.png", _variants()["truncated.png"])
   with pytest.raises(ImageReadError, match=str(bad)):
-    enhance.enhance_file(enh, bad, tmp_path / "out" / "bad.png")
+    inference.enhance_file(enh, bad, tmp_path / "out" / "bad.png")
   assert not (tmp_path / "out" / "bad.png").exists()
   assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 

@@ -1,8 +1,8 @@
-"""12-megapixel inference through the tiling `enhance.Enhancer`, ours beside PyTorch.
+"""12-megapixel inference through the tiling `inference.Enhancer`, ours beside PyTorch.
 
 Each (framework, model) runs in its own subprocess so that its peak resident
 memory (VmHWM of that process: libraries, weights, image, output, tiles and
-activations) is its own. Ours is `enhance.Enhancer` (jitted forward on batches
+activations) is its own. Ours is `inference.Enhancer` (jitted forward on batches
 of `--tile_batch` tiles of `--tile` pixels, `--overlap` blended); PyTorch runs
 the same tiling code (an `Enhancer` whose tile forward is the equivalent
 module, eager, `torch.no_grad`, `--threads` threads). Weights are random (the
@@ -54,20 +54,20 @@ def child(args) -> dict:
   c = CHANNELS[name]
   shape = image_shape(args.megapixels, c)
   image = np.random.default_rng(0).uniform(0, 1, shape).astype(np.float32)
-  from enhance_jax import enhance
+  from enhance_jax import inference
   warm = np.zeros((args.tile_batch, args.tile, args.tile, c), np.float32)
   if framework == "jax":
     import jax
     from enhance_jax import models
     model = models.get(name, **JAX_KWARGS[name])
     variables = model.init(jax.random.PRNGKey(0), warm[:1, :64, :64], train=False)
-    enhancer = enhance.Enhancer(model, variables, c, args.tile, args.overlap, args.tile_batch)
+    enhancer = inference.Enhancer(model, variables, c, args.tile, args.overlap, args.tile_batch)
   else:
     torch = common.import_torch(args.threads)
     import torch_reference
     module = torch_reference.build(name, c, **TORCH_KWARGS[name]).eval()
 
-    class TorchEnhancer(enhance.Enhancer):
+    class TorchEnhancer(inference.Enhancer):
       def __init__(self):  # pylint: disable=super-init-not-called
         self.channels, self.tile, self.overlap = c, args.tile, args.overlap
         self.tile_batch = args.tile_batch
