@@ -205,3 +205,14 @@ def _bad_override(argv: list[str], default: str | None) -> str | None:
         return f"--config.{key}: unknown config key ({where} has no field {part!r}{hint})"
       node, done = node[part], done + [part]
   return None
+
+
+def sibling_module(config_file: str, name: str):
+  """Imports `<name>.py` from the folder of `config_file`: the shared helpers of
+  a config folder (e.g. `experiments/configs/pretrained/_common.py`), which
+  config files loaded by path cannot import as a package."""
+  path = Path(config_file).with_name(f"{name}.py")
+  spec = importlib.util.spec_from_file_location(f"_enhance_config_{path.parent.name}_{name}", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module

@@ -9,17 +9,12 @@ sees only the damaged image (holes are black), like the study. cpu profile:
 """
 from __future__ import annotations
 
-import importlib.util
-import pathlib
 
 import ml_collections
 
-from enhance_jax.config import base_config
+from enhance_jax.config import base_config, sibling_module
 
-_spec = importlib.util.spec_from_file_location(
-    "_study_profiles", pathlib.Path(__file__).with_name("_profiles.py"))
-_profiles = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_profiles)
+_profiles = sibling_module(__file__, "_profiles")
 
 
 def get_config(profile: str = "paper") -> ml_collections.ConfigDict:

@@ -11,28 +11,14 @@ condition, e.g. "sigma=50", "sigma=50,data=set12", "scale=4".
 """
 from __future__ import annotations
 
-import importlib.util
 import os
-from pathlib import Path
 
 import ml_collections
 
-_DEFAULT = Path(__file__).resolve().parents[1] / "default.py"
+from enhance_jax.config import base_config
 
 # Test conditions of the published numbers (MANIFEST section 5).
 DENOISE_SETS = {1: "bsd68", 3: "cbsd68"}
-
-
-def base_config() -> ml_collections.ConfigDict:
-  """The schema with defaults: `enhance_jax.config.base_config()`, else default.py."""
-  try:
-    from enhance_jax.config import base_config as base  # pylint: disable=g-import-not-at-top
-    return base()
-  except ImportError:
-    spec = importlib.util.spec_from_file_location("_enhance_default_config", _DEFAULT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.get_config()
 
 
 def parse_arg(arg: str | None) -> dict:

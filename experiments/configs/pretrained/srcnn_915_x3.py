@@ -3,13 +3,9 @@ No published Set5 number stored for this variant.
 """
 from __future__ import annotations
 
-import importlib.util
-import pathlib
+from enhance_jax.config import sibling_module
 
-_spec = importlib.util.spec_from_file_location(
-    "_pretrained_common", pathlib.Path(__file__).with_name("_common.py"))
-_common = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_common)
+_common = sibling_module(__file__, "_common")
 
 
 def get_config(arg=None):
