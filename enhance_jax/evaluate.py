@@ -10,8 +10,6 @@ the workdir (or beside --output_json when there is no workdir).
 """
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -30,7 +28,7 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
   """Evaluates and writes the outputs; returns the summary dict."""
   import jax
   from enhance_jax.data import pipeline
-  from enhance_jax.training import components, evaluation
+  from enhance_jax.training import components, evaluation, logs
   from enhance_jax.training import mesh as mesh_lib
 
   baseline = config.get("baseline", {}).get("name", "") if "baseline" in config else ""
@@ -63,10 +61,10 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
   if jax.process_index() == 0:
     if outdir is not None:
       outdir.mkdir(parents=True, exist_ok=True)
-      _write_json(outdir / "eval_metrics.json", result)
+      logs.write_json(outdir / "eval_metrics.json", result)
       evaluation.write_grid(outdir / "eval_grid.png", samples)
     if output_json:
-      _write_json(Path(output_json), result)
+      logs.write_json(Path(output_json), result)
     print(f"{config.model.name if not baseline else baseline} on {config.data.name}/{split} "
           f"({summary['num_images']} images, weights: {where}):")
     for k in ("psnr", "ssim", "input_psnr", "input_ssim"):
@@ -75,13 +73,6 @@ def run(config, workdir: str | None, output_json: str | None, split: str | None 
     if outdir is not None:
       print(f"  wrote {outdir / 'eval_metrics.json'} and {outdir / 'eval_grid.png'}")
   return result
-
-
-def _write_json(path: Path, obj) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.name}.tmp")
-  tmp.write_text(json.dumps(obj, indent=2) + "\n")
-  os.replace(tmp, path)
 
 
 def main(argv):

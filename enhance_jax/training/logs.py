@@ -11,6 +11,17 @@ import jax
 import numpy as np
 
 
+def write_json(path: str | Path, obj) -> Path:
+  """Writes `obj` as indented JSON; the file appears only when complete."""
+  import os
+  path = Path(path)
+  path.parent.mkdir(parents=True, exist_ok=True)
+  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+  tmp.write_text(json.dumps(obj, indent=2) + "\n")
+  os.replace(tmp, path)
+  return path
+
+
 def _fmt_time(seconds: float) -> str:
   if not math.isfinite(seconds):
     return "?"

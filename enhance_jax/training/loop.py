@@ -141,7 +141,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
     writer.write(step, "eval", result)
     if is_main:
       evaluation.write_grid(workdir / "eval_grid.png", samples)
-      _write_json(workdir / "eval_metrics.json", {"step": step, **result, "per_image": per_image})
+      logs.write_json(workdir / "eval_metrics.json", {"step": step, **result, "per_image": per_image})
       print(f"eval @ step {step}: " + ", ".join(
           f"{k} {v:.4f}" for k, v in result.items() if k != "num_images"), flush=True)
     return result
@@ -212,11 +212,3 @@ def _stop_requested(stop: _StopSignal, every_step: bool) -> bool:
   from jax.experimental import multihost_utils
   flags = multihost_utils.process_allgather(np.array(stop.received is not None))
   return bool(np.any(flags))
-
-
-def _write_json(path: Path, obj) -> None:
-  import json
-  import os
-  tmp = path.with_name(f".{path.name}.tmp")
-  tmp.write_text(json.dumps(obj, indent=2) + "\n")
-  os.replace(tmp, path)
