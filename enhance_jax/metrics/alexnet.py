@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from enhance_jax.metrics import vgg
+from enhance_jax.models.convolution import Conv
 
 # name -> (out channels, kernel, stride, padding, torchvision features index)
 LAYERS = {
@@ -44,7 +45,7 @@ class AlexNet(nn.Module):
     for k, (name, (c, ks, s, p, _)) in enumerate(LAYERS.items(), start=1):
       if name in ("conv2", "conv3"):
         x = nn.max_pool(x, (3, 3), strides=(2, 2), padding="VALID")
-      x = nn.Conv(c, (ks, ks), strides=(s, s), padding=((p, p), (p, p)), name=name)(x)
+      x = Conv(c, (ks, ks), strides=(s, s), padding=((p, p), (p, p)), name=name)(x)
       feats[name] = x
       x = nn.relu(x)
       feats[f"relu{k}"] = x

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from enhance_jax.metrics import vgg
+from enhance_jax.models.convolution import Conv
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +53,8 @@ class BasicConv(nn.Module):
   @nn.compact
   def __call__(self, x):
     ph, pw = self.padding
-    x = nn.Conv(self.features, self.kernel, self.strides, padding=((ph, ph), (pw, pw)),
-                use_bias=False, name="conv")(x)
+    x = Conv(self.features, self.kernel, self.strides, padding=((ph, ph), (pw, pw)),
+             use_bias=False, name="conv")(x)
     x = nn.BatchNorm(use_running_average=True, epsilon=1e-3, name="bn")(x)
     return nn.relu(x)
 

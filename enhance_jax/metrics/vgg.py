@@ -27,6 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from enhance_jax.models.layers import max_pool
+from enhance_jax.models.convolution import Conv
+
 BLOCKS = {16: (2, 2, 3, 3, 3), 19: (2, 2, 4, 4, 4)}
 CHANNELS = (64, 128, 256, 512, 512)
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
@@ -75,10 +78,10 @@ class VGG(nn.Module):
     feats = {}
     for b, n in enumerate(BLOCKS[self.depth]):
       if b > 0:
-        x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+        x = max_pool(x, 2)
       for i in range(n):
         name = f"{b + 1}_{i + 1}"
-        x = nn.Conv(CHANNELS[b], (3, 3), padding=((1, 1), (1, 1)), name=f"conv{name}")(x)
+        x = Conv(CHANNELS[b], (3, 3), padding=((1, 1), (1, 1)), name=f"conv{name}")(x)
         feats[f"conv{name}"] = x
         x = nn.relu(x)
         feats[f"relu{name}"] = x

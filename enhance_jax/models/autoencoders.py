@@ -20,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv, ConvTranspose
 from enhance_jax.models.registry import register
 
 
@@ -92,13 +93,13 @@ class DenoisingAutoencoder(nn.Module):
     feats = tuple(self.features or (3 * d, 2 * d, d))
     mode = "reflect" if max(r0, r1) < min(h, w) else "edge"
     z = jnp.pad(x, ((0, 0), (r0, r1), (r0, r1), (0, 0)), mode=mode)
-    enc0 = nn.Conv(feats[0], (p, p), padding="VALID", dtype=self.dtype, name="enc0")
+    enc0 = Conv(feats[0], (p, p), padding="VALID", dtype=self.dtype, name="enc0")
     z = self._block(z, enc0, train)
     for i, f in enumerate(feats[1:]):
-      z = self._block(z, nn.Conv(f, (1, 1), dtype=self.dtype, name=f"enc{i + 1}"), train)
+      z = self._block(z, Conv(f, (1, 1), dtype=self.dtype, name=f"enc{i + 1}"), train)
     for i, f in enumerate(feats[-2::-1]):
-      z = self._block(z, nn.Conv(f, (1, 1), dtype=self.dtype, name=f"dec{i}"), train)
-    z = nn.Conv(p * p * co, (1, 1), dtype=self.dtype, name="dec_out")(z)
+      z = self._block(z, Conv(f, (1, 1), dtype=self.dtype, name=f"dec{i}"), train)
+    z = Conv(p * p * co, (1, 1), dtype=self.dtype, name="dec_out")(z)
     z = layers.activation(self.output_activation)(z.astype(jnp.float32))
     y = fold_patches(z, p)[:, r0:r0 + h, r0:r0 + w]
     cov = _coverage(h, p, r0)[:, None] * _coverage(w, p, r0)[None, :]
@@ -113,10 +114,10 @@ class DenoisingAutoencoder(nn.Module):
     z = jnp.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)),
                 mode="reflect" if (ph < h and pw < w) else "edge")
     for i, f in enumerate(feats):
-      enc = nn.Conv(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"enc{i}")
+      enc = Conv(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"enc{i}")
       z = self._block(z, enc, train)
     for i, f in enumerate(feats[-2::-1] + feats[:1]):
-      dec = nn.ConvTranspose(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"dec{i}")
+      dec = ConvTranspose(f, (3, 3), strides=(2, 2), dtype=self.dtype, name=f"dec{i}")
       z = self._block(z, dec, train)
-    z = nn.Conv(co, (3, 3), dtype=self.dtype, name="dec_out")(z).astype(jnp.float32)
+    z = Conv(co, (3, 3), dtype=self.dtype, name="dec_out")(z).astype(jnp.float32)
     return layers.activation(self.output_activation)(z)[:, :h, :w]

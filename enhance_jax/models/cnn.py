@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
@@ -30,12 +31,12 @@ class PlainCNN(nn.Module):
     act = layers.activation(self.activation)
     h = x.astype(self.dtype)
     for i in range(self.depth - 1):
-      h = nn.Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
-                  dtype=self.dtype, name=f"conv{i}")(h)
+      h = Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
+               dtype=self.dtype, name=f"conv{i}")(h)
       if i > 0:
         h = layers.normalization(self.normalization, train)(h)
       h = act(h)
-    h = nn.Conv(self.out_channels, (3, 3), dtype=self.dtype, name=f"conv{self.depth - 1}")(h)
+    h = Conv(self.out_channels, (3, 3), dtype=self.dtype, name=f"conv{self.depth - 1}")(h)
     h = h.astype(jnp.float32)
     if self.residual:
       h = x + h

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
@@ -49,16 +50,16 @@ class PatchGAN(nn.Module):
     act = layers.activation(self.activation)
     pad = ((1, 1), (1, 1))
     h = _with_cond(x, cond)
-    h = nn.Conv(self.features, (4, 4), strides=(2, 2), padding=pad, dtype=self.dtype,
-                name="conv0")(h)
+    h = Conv(self.features, (4, 4), strides=(2, 2), padding=pad, dtype=self.dtype,
+             name="conv0")(h)
     h = act(h)
     for i in range(1, self.n_layers + 1):
       f = self.features * 2 ** min(i, 3)
       s = 2 if i < self.n_layers else 1
-      h = nn.Conv(f, (4, 4), strides=(s, s), padding=pad, use_bias=_no_norm(self.normalization),
-                  dtype=self.dtype, name=f"conv{i}")(h)
+      h = Conv(f, (4, 4), strides=(s, s), padding=pad, use_bias=_no_norm(self.normalization),
+               dtype=self.dtype, name=f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
-    return nn.Conv(1, (4, 4), padding=pad, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
+    return Conv(1, (4, 4), padding=pad, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
 
 
 @register("srgan_disc")
@@ -85,8 +86,8 @@ class SRGANDiscriminator(nn.Module):
     for i in range(self.n_blocks):
       f = self.features * 2 ** min(i // 2, 3)
       s = 2 if i % 2 else 1
-      h = nn.Conv(f, (3, 3), strides=(s, s), use_bias=i == 0 or _no_norm(self.normalization),
-                  dtype=self.dtype, name=f"conv{i}")(h)
+      h = Conv(f, (3, 3), strides=(s, s), use_bias=i == 0 or _no_norm(self.normalization),
+               dtype=self.dtype, name=f"conv{i}")(h)
       if i > 0:
         h = layers.normalization(self.normalization, train)(h)
       h = act(h)
@@ -116,8 +117,8 @@ class ColorizationDiscriminator(nn.Module):
     act = layers.activation(self.activation)
     h = _with_cond(x, cond)
     for i, f in enumerate(self.features):
-      h = nn.Conv(f, (4, 4), strides=(2, 2), use_bias=_no_norm(self.normalization),
-                  dtype=self.dtype, name=f"conv{i}")(h)
+      h = Conv(f, (4, 4), strides=(2, 2), use_bias=_no_norm(self.normalization),
+               dtype=self.dtype, name=f"conv{i}")(h)
       h = act(layers.normalization(self.normalization, train)(h))
     h = h.mean(axis=(1, 2), keepdims=True)
     return nn.Dense(1, dtype=self.dtype, name="logits")(h).astype(jnp.float32)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
@@ -50,8 +51,8 @@ class DnCNN(nn.Module):
     out_ch = self.out_channels or x.shape[-1]
     act = layers.activation(self.activation)
     k = (self.kernel_size, self.kernel_size)
-    conv = lambda f, name: nn.Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
-                                   name=name)
+    conv = lambda f, name: Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
+                                name=name)
     h = act(conv(self.features, "conv0")(x))
     for i in range(1, self.depth - 1):
       h = conv(self.features, f"conv{i}")(h)

@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
@@ -76,8 +77,8 @@ class FFDNet(nn.Module):
     sigma = jnp.broadcast_to(jnp.asarray(noise_level, x.dtype).reshape(-1), (n,))
     sigma_map = jnp.broadcast_to(sigma[:, None, None, None], sub.shape[:3] + (1,))
     hdn = jnp.concatenate([sub, sigma_map], axis=-1)
-    conv = lambda f, name: nn.Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
-                                   name=name)
+    conv = lambda f, name: Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
+                                name=name)
     hdn = act(conv(features, "conv0")(hdn))
     for i in range(1, depth - 1):
       hdn = conv(features, f"conv{i}")(hdn)

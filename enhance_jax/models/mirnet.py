@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv, ConvTranspose
 from enhance_jax.models.registry import register
 
 
@@ -40,9 +41,9 @@ def _act(name: str) -> Callable[[jax.Array], jax.Array]:
   return layers.activation(name)
 
 
-def _conv(features: int, k: int, name: str | None = None, dtype: Any = jnp.float32) -> nn.Conv:
+def _conv(features: int, k: int, name: str | None = None, dtype: Any = jnp.float32) -> nn.Module:
   """A bias-free k x k conv (the authors' code uses bias=False throughout)."""
-  return nn.Conv(features, (k, k), use_bias=False, dtype=dtype, name=name)
+  return Conv(features, (k, k), use_bias=False, dtype=dtype, name=name)
 
 
 def antialias_downsample(x: jax.Array) -> jax.Array:
@@ -150,8 +151,8 @@ class ResidualUpsample(nn.Module):
     conv = functools.partial(_conv, dtype=self.dtype)
     t = _act(self.activation)(conv(c, 1, "top0")(x))
     # Same geometry as PyTorch ConvTranspose2d(k=3, s=2, padding=1, output_padding=1).
-    t = nn.ConvTranspose(c, (3, 3), strides=(2, 2), padding=((1, 2), (1, 2)), use_bias=False,
-                         dtype=self.dtype, name="top1")(t)
+    t = ConvTranspose(c, (3, 3), strides=(2, 2), padding=((1, 2), (1, 2)), use_bias=False,
+                      dtype=self.dtype, name="top1")(t)
     t = conv(co, 1, "top2")(_act(self.activation)(t))
     b = jax.image.resize(x, (n, 2 * h, 2 * w, c), "bilinear")
     b = conv(co, 1, "bot")(b)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 _NEG = -1e9  # logit given to padded (invalid) key positions
@@ -88,7 +89,7 @@ class NonLocalBlock(nn.Module):
                return_corr: bool = False):
     b, h, w, c = x.shape
     ci = self.inter_channels or max(c // 2, 1)
-    conv = functools.partial(nn.Conv, kernel_size=(1, 1), dtype=self.dtype)
+    conv = functools.partial(Conv, kernel_size=(1, 1), dtype=self.dtype)
     theta = conv(ci, name="theta")(x)
     phi = conv(ci, name="phi")(x)
     if self.use_output_proj:
@@ -144,7 +145,7 @@ class NonLocalCNN(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     use_bias = self.normalization in (None, "none", "")
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), dtype=self.dtype)
+    conv = functools.partial(Conv, kernel_size=(3, 3), dtype=self.dtype)
     h = act(conv(self.features, name="conv_in")(x))
     for i in range(1, self.depth - 1):
       h = conv(self.features, use_bias=use_bias, name=f"conv{i}")(h)
@@ -187,7 +188,7 @@ class NLRN(nn.Module):
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
     act = layers.activation(self.activation)
     norm = lambda: layers.normalization(self.normalization, train)  # a fresh layer per call
-    conv = functools.partial(nn.Conv, kernel_size=(3, 3), dtype=self.dtype)
+    conv = functools.partial(Conv, kernel_size=(3, 3), dtype=self.dtype)
     h = norm()(x) if self.input_norm else x
     y = conv(self.features, name="conv_in")(h)
     # Created once, called every step: shared weights.

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv, ConvTranspose
 from enhance_jax.models.registry import register
 
 
@@ -61,31 +62,31 @@ class Pix2PixUNet(nn.Module):
     no_norm = self.normalization in (None, "none", "")
     skips = []
     for i, f in enumerate(self.features):
-      z = nn.Conv(f, (4, 4), strides=(2, 2), use_bias=no_norm or i == 0, dtype=self.dtype,
-                  name=f"enc{i}")(z)
+      z = Conv(f, (4, 4), strides=(2, 2), use_bias=no_norm or i == 0, dtype=self.dtype,
+               name=f"enc{i}")(z)
       if i > 0:
         z = layers.normalization(self.normalization, train)(z)
       z = act(z)
       skips.append(z)
     for i, rate in enumerate(self.dilations):
-      z = nn.Conv(self.features[-1], (3, 3), kernel_dilation=(rate, rate), use_bias=no_norm,
-                  dtype=self.dtype, name=f"dilated{i}")(z)
+      z = Conv(self.features[-1], (3, 3), kernel_dilation=(rate, rate), use_bias=no_norm,
+               dtype=self.dtype, name=f"dilated{i}")(z)
       z = act(layers.normalization(self.normalization, train)(z))
     for j, i in enumerate(range(depth - 2, -1, -1)):
       # The innermost block sees the encoder output itself unless a bottleneck
       # sits in between, in which case that output is skipped around it.
       if self.skips and (j > 0 or self.dilations):
         z = jnp.concatenate([z, skips[i + 1]], axis=-1)
-      z = nn.ConvTranspose(self.features[i], (4, 4), strides=(2, 2), use_bias=no_norm,
-                           dtype=self.dtype, name=f"dec{j}")(z)
+      z = ConvTranspose(self.features[i], (4, 4), strides=(2, 2), use_bias=no_norm,
+                        dtype=self.dtype, name=f"dec{j}")(z)
       z = layers.normalization(self.normalization, train)(z)
       if j < self.n_dropout and self.dropout > 0:
         z = nn.Dropout(self.dropout, deterministic=not train)(z)
       z = dec_act(z)
     if self.skips:
       z = jnp.concatenate([z, skips[0]], axis=-1)
-    z = nn.ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), dtype=self.dtype,
-                         name="dec_out")(z).astype(jnp.float32)
+    z = ConvTranspose(self.out_channels, (4, 4), strides=(2, 2), dtype=self.dtype,
+                      name="dec_out")(z).astype(jnp.float32)
     if self.output_activation == "tanh":
       z = (jnp.tanh(z) + 1.0) / 2.0
     else:

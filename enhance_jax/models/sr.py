@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 # MATLAB rgb2ycbcr for [0, 1] inputs: ycbcr = (OFFSET + M @ rgb) / 255.
@@ -34,9 +35,9 @@ def _conv_padded(x, features, k, padding, name, dtype=jnp.float32):
   if padding == "replicate":
     lo, hi = (k - 1) // 2, k // 2
     x = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)), mode="edge")
-    return nn.Conv(features, (k, k), padding="VALID", dtype=dtype, name=name)(x)
+    return Conv(features, (k, k), padding="VALID", dtype=dtype, name=name)(x)
   if padding == "zero":
-    return nn.Conv(features, (k, k), padding="SAME", dtype=dtype, name=name)(x)
+    return Conv(features, (k, k), padding="SAME", dtype=dtype, name=name)(x)
   raise ValueError(f"srcnn: padding must be 'replicate' or 'zero', got {padding!r}.")
 
 
@@ -94,9 +95,9 @@ class _ResBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x, train):
-    h = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(x)
+    h = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(x)
     h = layers.activation(self.activation)(layers.normalization(self.normalization, train)(h))
-    h = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(h)
+    h = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(h)
     h = layers.normalization(self.normalization, train)(h)
     return x + self.res_scale * h
 
@@ -126,17 +127,17 @@ class SubPixelSR(nn.Module):
     n, h, w, c = x.shape
     out_ch = self.out_channels or c
     r = self.scale
-    head = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype, name="head")(x)
+    head = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype, name="head")(x)
     body = head
     for i in range(self.num_blocks):
       body = _ResBlock(self.features, self.normalization, self.activation, self.res_scale,
                        self.dtype, name=f"block{i}")(body, train)
     if self.num_blocks:
-      body = nn.Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype,
-                     name="body_out")(body) + head
+      body = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype,
+                  name="body_out")(body) + head
     else:
       body = layers.activation(self.activation)(body)
-    up = nn.Conv(out_ch * r * r, (3, 3), padding="SAME", dtype=self.dtype, name="to_subpixel")(body)
+    up = Conv(out_ch * r * r, (3, 3), padding="SAME", dtype=self.dtype, name="to_subpixel")(body)
     out = layers.pixel_shuffle(up.astype(jnp.float32), r)
     if self.upsample_skip:
       if out_ch != c:

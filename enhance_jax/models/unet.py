@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv, ConvTranspose
 from enhance_jax.models.registry import register
 
 
@@ -20,8 +21,8 @@ class ConvBlock(nn.Module):
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     act = layers.activation(self.activation)
     for i in range(2):
-      x = nn.Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
-                  dtype=self.dtype, name=f"conv{i}")(x)
+      x = Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
+               dtype=self.dtype, name=f"conv{i}")(x)
       x = act(layers.normalization(self.normalization, train)(x))
     return x
 
@@ -59,15 +60,15 @@ class UNet(nn.Module):
     for i in range(self.depth):
       z = block(self.features * 2 ** i, f"down{i + 1}")(z, train)
       skips.append(z)
-      z = nn.max_pool(z, (2, 2), (2, 2))
+      z = layers.max_pool(z, 2)
     z = block(self.features * 2 ** self.depth, "bottleneck")(z, train)
     for i in reversed(range(self.depth)):
       f = self.features * 2 ** i
-      z = nn.ConvTranspose(f, (2, 2), (2, 2), dtype=self.dtype, name=f"upconv{i + 1}")(z)
+      z = ConvTranspose(f, (2, 2), (2, 2), dtype=self.dtype, name=f"upconv{i + 1}")(z)
       if self.skips:
         z = jnp.concatenate([z, skips[i]], axis=-1)
       z = block(f, f"up{i + 1}")(z, train)
-    z = nn.Conv(self.out_channels, (1, 1), dtype=self.dtype, name="out")(z)
+    z = Conv(self.out_channels, (1, 1), dtype=self.dtype, name="out")(z)
     z = z[:, :h, :w].astype(jnp.float32)
     if self.residual:
       z = z + x

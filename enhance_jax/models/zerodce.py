@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
+from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
@@ -48,7 +49,7 @@ class ZeroDCE(nn.Module):
     act = layers.activation(self.activation)
 
     def conv(h, features, name, last=False):
-      h = nn.Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name)(h)
+      h = Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name)(h)
       return h if last else act(layers.normalization(self.normalization, train)(h))
 
     f = self.features

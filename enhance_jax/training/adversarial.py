@@ -33,7 +33,7 @@ from enhance_jax import models
 from enhance_jax.training import components, losses, optim
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import state as state_lib
-from enhance_jax.training.steps import _model_extras
+from enhance_jax.training.steps import _model_extras, apply_gradients
 
 GAN_LOSSES = ("bce", "lsgan", "hinge")
 
@@ -170,10 +170,6 @@ def _apply(model, params, model_state, *args, key=None, **kwargs):
   return out.astype(jnp.float32), new
 
 
-def _keep_if(finite, new, old):
-  return jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
-
-
 def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
                      g_tx: optax.GradientTransformation, d_tx: optax.GradientTransformation,
                      recon_fn: Callable, degrade: Callable, g_lr: Callable, d_lr: Callable,
@@ -231,15 +227,9 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
 
     (d_total, (new_ms, adv, r1, out_real, out_fake)), grads = jax.value_and_grad(
         d_loss_fn, has_aux=True)(d_params, d_ms)
-    updates, new_opt = d_tx.update(grads, d_opt, d_params)
-    new_params = optax.apply_updates(d_params, updates)
-    grad_norm = optax.tree.norm(grads)
-    finite = jnp.isfinite(d_total) & jnp.isfinite(grad_norm)
+    new_params, new_opt, new_ms, grad_norm, finite = apply_gradients(
+        d_tx, grads, d_total, d_params, d_opt, d_ms, new_ms, skip_nonfinite)
     d_finite = d_finite & finite
-    if skip_nonfinite:
-      new_params, new_opt, new_ms = (_keep_if(finite, new_params, d_params),
-                                     _keep_if(finite, new_opt, d_opt),
-                                     _keep_if(finite, new_ms, d_ms))
     d_logs.append({"d_loss": adv, "d_real": out_real, "d_fake": out_fake, "r1": r1,
                    "d_grad_norm": grad_norm, "d_learning_rate": d_lr(d_step)})
     d_params, d_opt, d_ms, d_step = new_params, new_opt, new_ms, d_step + 1
@@ -255,14 +245,9 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
 
   (g_total, (g_ms, g_adv, parts)), grads = jax.value_and_grad(g_loss_fn, has_aux=True)(
       state.params)
-  updates, g_opt = g_tx.update(grads, state.opt_state, state.params)
-  g_params = optax.apply_updates(state.params, updates)
-  g_grad_norm = optax.tree.norm(grads)
-  g_finite = jnp.isfinite(g_total) & jnp.isfinite(g_grad_norm)
-  if skip_nonfinite:
-    g_params = _keep_if(g_finite, g_params, state.params)
-    g_opt = _keep_if(g_finite, g_opt, state.opt_state)
-    g_ms = _keep_if(g_finite, g_ms, state.model_state)
+  g_params, g_opt, g_ms, g_grad_norm, g_finite = apply_gradients(
+      g_tx, grads, g_total, state.params, state.opt_state, state.model_state, g_ms,
+      skip_nonfinite)
   ema = state.ema_params
   if ema_decay and ema:
     ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, g_params)

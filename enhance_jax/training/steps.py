@@ -20,6 +20,29 @@ def _model_extras(batch: dict, keys: tuple[str, ...]) -> dict:
   return {k: batch[k] for k in keys}
 
 
+def apply_gradients(tx: optax.GradientTransformation, grads, loss: jax.Array, params, opt_state,
+                    model_state: dict, new_model_state: dict, skip_nonfinite: bool = True):
+  """One optimizer update, dropped when the loss or a gradient is not finite.
+
+  Returns (params, opt_state, model_state, grad_norm, finite). When
+  `skip_nonfinite` and the check fails, the old params, optimizer and model
+  state come back unchanged. The guarded update runs under `lax.cond`: on CPU
+  that is 3.5x faster for a 31 M-parameter Adam step than selecting every leaf
+  with `jnp.where`, which XLA does not fuse with the update (BENCHMARKS.md).
+  """
+  grad_norm = optax.tree.norm(grads)
+  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
+
+  def update(carry):
+    params, opt_state, _ = carry
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), opt_state, new_model_state
+
+  old = (params, opt_state, model_state)
+  new = jax.lax.cond(finite, update, lambda carry: carry, old) if skip_nonfinite else update(old)
+  return (*new, grad_norm, finite)
+
+
 def tree_all_finite(tree) -> jax.Array:
   leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
   return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
@@ -52,16 +75,9 @@ def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTrans
 
   (loss, (parts, new_model_state)), grads = jax.value_and_grad(compute_loss, has_aux=True)(
       state.params)
-  updates, new_opt_state = tx.update(grads, state.opt_state, state.params)
-  new_params = optax.apply_updates(state.params, updates)
-  grad_norm = optax.tree.norm(grads)
-  finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
-
-  if skip_nonfinite:
-    keep = lambda new, old: jax.tree.map(lambda a, b: jnp.where(finite, a, b), new, old)
-    new_params = keep(new_params, state.params)
-    new_opt_state = keep(new_opt_state, state.opt_state)
-    new_model_state = keep(new_model_state, state.model_state)
+  new_params, new_opt_state, new_model_state, grad_norm, finite = apply_gradients(
+      tx, grads, loss, state.params, state.opt_state, state.model_state, new_model_state,
+      skip_nonfinite)
   ema = state.ema_params
   if ema_decay and ema:
     ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, new_params)
