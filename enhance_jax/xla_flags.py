@@ -10,10 +10,15 @@ import os
 import sys
 import warnings
 
-# On CPU the default routes weight-gradient convolutions to a slow YNNPACK
-# kernel; excluding individual convolutions from YNN fusion made a DnCNN train
-# step 2.2x faster here (see BENCHMARKS.md).
-CPU_DEFAULTS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",)
+# Measured on CPU, see BENCHMARKS.md:
+# - the default routes weight-gradient convolutions to a slow YNNPACK kernel;
+#   excluding individual convolutions from YNN fusion made a DnCNN train step
+#   2.2x faster;
+# - 512-bit vectors for the code XLA generates itself (normalisation,
+#   activations, optimizer) made a DnCNN step 1.2x faster on AVX-512; LLVM caps
+#   the width at what the CPU has, so AVX2 machines are unaffected.
+CPU_DEFAULTS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution",
+                "--xla_cpu_prefer_vector_width=512")
 
 
 def _backend_initialised() -> bool:
