@@ -2,8 +2,8 @@
 
 Images are NHWC float32 in [0, 1] unless a docstring says otherwise.
 """
-from enhance_jax import xla_flags as _xla_flags
+from enhance_jax import cpu_defaults as _cpu_defaults
 
-_xla_flags.apply_defaults()
+_cpu_defaults.apply()
 
 __version__ = "0.1.0"

@@ -1,6 +1,4 @@
 """`models.convolution` and `layers.max_pool` against the Flax/lax layers they replace."""
-import os
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -90,23 +88,3 @@ def test_max_pool_matches_flax(shape):
   np.testing.assert_array_equal(layers.max_pool(x, 2), ref(x))
   g = lambda f: jax.grad(lambda x: jnp.sum(f(x) * jnp.arange(f(x).size).reshape(f(x).shape)))(x)
   np.testing.assert_array_equal(g(lambda x: layers.max_pool(x, 2)), g(ref))
-
-
-def test_default_xla_flags_respect_the_user(monkeypatch):
-  from enhance_jax import xla_flags
-  monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_prefer_vector_width=256")
-  monkeypatch.delenv("ENHANCE_JAX_NO_DEFAULT_XLA_FLAGS", raising=False)
-  monkeypatch.setattr(xla_flags, "_backend_initialised", lambda: False)
-  xla_flags.apply_defaults()
-  flags = os.environ["XLA_FLAGS"].split()
-  assert "--xla_cpu_prefer_vector_width=256" in flags           # the user's value wins
-  assert "--xla_cpu_prefer_vector_width=512" not in flags
-  assert "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution" in flags
-  monkeypatch.setenv("XLA_FLAGS", "")
-  monkeypatch.setenv("ENHANCE_JAX_NO_DEFAULT_XLA_FLAGS", "1")
-  xla_flags.apply_defaults()
-  assert os.environ["XLA_FLAGS"] == ""
-  monkeypatch.delenv("ENHANCE_JAX_NO_DEFAULT_XLA_FLAGS")
-  monkeypatch.setattr(xla_flags, "_backend_initialised", lambda: True)
-  with pytest.warns(UserWarning, match="do not apply"):  # too late: say so
-    xla_flags.apply_defaults()

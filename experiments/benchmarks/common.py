@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
   sys.path.insert(0, str(REPO))
 
 # Before anything initialises JAX's backend: sets the package's default XLA
-# flags (enhance_jax/xla_flags.py) unless ENHANCE_JAX_NO_DEFAULT_XLA_FLAGS=1.
+# settings (enhance_jax/cpu_defaults.py) unless ENHANCE_JAX_NO_CPU_DEFAULTS=1.
 import enhance_jax  # noqa: E402,F401
 
 

@@ -50,6 +50,9 @@ flags.DEFINE_bool("breakdown", False, "Also time forward / input-gradient / para
 flags.DEFINE_bool("conv_layer", False, "Only time one 64->64 3x3 conv layer (batch --batch of "
                   "--size): forward, input and weight gradient, f32/bf16, im2col weight "
                   "gradient, beside PyTorch.")
+flags.DEFINE_bool("unet_layers", False, "Only time each conv layer of the U-Net (forward, input "
+                  "and weight gradient) as lax.conv_general_dilated / lax.conv_transpose and as "
+                  "models.convolution computes it.")
 flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
 flags.DEFINE_list("cpus", [], "Pin this process to these CPU ids before JAX starts (e.g. "
                   "--cpus=0 --threads=1: one core each, no thread barriers: robust to load).")
@@ -298,6 +301,60 @@ def conv_layer(torch) -> None:
   rows = [{"op": k, "ms": 1e3 * common.median(v), "GFLOP/s": flops / common.median(v) / 1e9}
           for k, v in common.alternate(fns, FLAGS.rounds, FLAGS.steps).items()]
   print(common.table(rows, ["op", "ms", "GFLOP/s"]))
+  return rows
+
+
+def unet_layers() -> list[dict]:
+  """Each conv of the benchmark's U-Net: lax beside `models.convolution`, alternating."""
+  import jax
+  import jax.numpy as jnp
+  from enhance_jax.models import convolution
+  dn = ("NHWC", "HWIO", "NHWC")
+  impls = {
+      "lax": (lambda x, k: jax.lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=dn),
+              lambda x, k: jax.lax.conv_transpose(x, k, (2, 2), "SAME", dimension_numbers=dn)),
+      "ours": (lambda x, k: convolution.conv_general_dilated(x, k, (1, 1), "SAME",
+                                                             dimension_numbers=dn),
+               lambda x, k: convolution.conv_general_dilated(x, k, (1, 1), ((1, 1), (1, 1)),
+                                                             lhs_dilation=(2, 2),
+                                                             dimension_numbers=dn)),
+  }
+  spec = SPECS["unet"]["kwargs"]
+  n, f0, depth = FLAGS.batch, spec["features"], spec["depth"]
+  layers = []  # (kind, input side, in channels, out channels)
+  for i in range(depth + 1):
+    c = f0 * 2 ** i
+    layers += [("conv", FLAGS.size >> i, 3 if i == 0 else c // 2, c), ("conv", FLAGS.size >> i, c, c)]
+  for i in reversed(range(depth)):
+    c = f0 * 2 ** i
+    layers += [("up", FLAGS.size >> (i + 1), 2 * c, c), ("conv", FLAGS.size >> i, 2 * c, c)]
+  rows = []
+  for kind, s, ci, co in layers:
+    k = 2 if kind == "up" else 3
+    x = jax.random.normal(jax.random.key(0), (n, s, s, ci))
+    w = 0.05 * jax.random.normal(jax.random.key(1), (k, k, ci, co))
+    fns = {}
+    for impl, (conv, up) in impls.items():
+      op = up if kind == "up" else conv
+      dy = jnp.ones(jax.eval_shape(op, x, w).shape)
+      parts = {"forward": lambda x, w, dy, op=op: op(x, w),
+               "input_grad": lambda x, w, dy, op=op: jax.vjp(lambda x: op(x, w), x)[1](dy)[0],
+               "weight_grad": lambda x, w, dy, op=op: jax.vjp(lambda w: op(x, w), w)[1](dy)[0]}
+      for part, g in parts.items():
+        c = jax.jit(g).lower(x, w, dy).compile()
+        c(x, w, dy)
+        fns[(impl, part)] = functools.partial(lambda c, a: jax.block_until_ready(c(*a)), c,
+                                              (x, w, dy))
+    times = common.alternate(fns, FLAGS.rounds, FLAGS.steps)
+    row = {"layer": f"{kind} {s}x{s} {ci}->{co}"}
+    for (impl, part), v in times.items():
+      row[f"{impl}_{part}_ms"] = 1e3 * common.median(v)
+    rows.append(row)
+    print(row, flush=True)
+  cols = ["layer"] + [f"{i}_{p}_ms" for i in impls for p in ("forward", "input_grad", "weight_grad")]
+  total = {"layer": "total", **{c: sum(r[c] for r in rows) for c in cols[1:]}}
+  print(common.table(rows + [total], cols))
+  return rows + [total]
 
 
 # ----------------------------------------------------------------------------- main
@@ -312,8 +369,11 @@ def main(argv):
   torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None
   info = common.machine()
   print("machine:", info, flush=True)
-  if FLAGS.conv_layer:
-    return conv_layer(torch)
+  if FLAGS.conv_layer or FLAGS.unet_layers:
+    rows = conv_layer(torch) if FLAGS.conv_layer else unet_layers()
+    if FLAGS.output:
+      common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "rows": rows})
+    return None
   peak = common.matmul_peak(torch)
   print("peak matmul GFLOP/s (4096^2 f32):", {k: round(v, 1) for k, v in peak.items()},
         flush=True)
