@@ -72,8 +72,11 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
 
 
 def _dot(a, b, precision, preferred_element_type):
-  return lax.dot_general(a, b, (((a.ndim - 1,), (0,)), ((), ())), precision=precision,
-                         preferred_element_type=preferred_element_type)
+  """(..., K) x (K, N) -> (..., N) as one 2-D matmul: XLA:CPU computes its weight
+  gradient 2-6x faster than that of the same contraction over 4-D `a`."""
+  y = lax.dot_general(a.reshape(-1, a.shape[-1]), b, (((1,), (0,)), ((), ())),
+                      precision=precision, preferred_element_type=preferred_element_type)
+  return y.reshape(*a.shape[:-1], b.shape[-1])
 
 
 def _im2col(x, k, strides, pads, rhs_dil, dot):
