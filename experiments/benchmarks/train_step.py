@@ -41,6 +41,8 @@ flags.DEFINE_integer("mirnet_batch", 4, "Batch size for MIRNet.")
 flags.DEFINE_integer("size", 64, "Patch side.")
 flags.DEFINE_integer("rounds", 5, "Alternation rounds.")
 flags.DEFINE_integer("steps", 3, "Timed steps per framework per round.")
+flags.DEFINE_integer("warmup", 3, "Untimed steps per framework after the first one: the first "
+                     "steps of a process are slower (heap growth, lazily built kernels).")
 flags.DEFINE_integer("threads", 2, "PyTorch intra-op threads (XLA uses every core).")
 flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Our compute dtype (models with "
                   "a dtype attribute; parameters and loss stay float32).")
@@ -397,6 +399,7 @@ def main(argv):
       ref.step()
       row["torch_first_step_s"] = time.perf_counter() - t0
       fns["torch"] = ref.step
+    common.alternate(fns, 1, FLAGS.warmup)
     times = common.alternate(fns, FLAGS.rounds, FLAGS.steps)
     n = batch_shape(name)[0]
     for k, v in times.items():
