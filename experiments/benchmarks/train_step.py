@@ -17,6 +17,8 @@ input-gradient convs) and w.r.t. the parameters only (forward + input- and
 weight-gradient convs) in both frameworks: where the time goes.
 `--conv_layer` times only one 64->64 3x3 conv layer (forward, input and weight
 gradient; f32, bf16 and an im2col weight gradient) beside PyTorch.
+`--unet_layers` times every conv of the U-Net alone, as lax computes it and as
+`models.convolution` does (no PyTorch).
 `--memory` runs each framework and model again in a fresh subprocess and reports
 the peak resident memory increase over the RSS after setup (model, optimizer
 state, batch built; for JAX also after compiling): VmHWM after reset via
