@@ -9,14 +9,11 @@ experiments/configs/pretrained/ with
 
   python -m enhance_jax.evaluate --config=<config>:<arg> --output_json=<file>
 
-(`--backend=evaluate`), or with a small self-contained numpy/JAX loop over the
-shared image folders (`--backend=local`: numpy `default_rng(seed + i)` noise,
-`enhance_jax.data.bicubic` for SR, `enhance_jax.metrics.image_quality` for
-PSNR/SSIM with the config's protocol). `--backend=auto` uses evaluate.py when
-it exists. The table names the backend and the command that made it.
+(the same evaluation path as every other config: in-graph degradation with a
+key per image, the config's PSNR/SSIM protocol). The JSON keeps the command
+that made each row.
 
-Each finished row is kept in `<output>.json` (with its backend and image
-count) and the table is rewritten after every row, so an interrupted run keeps
+Each finished row is kept in `<output>.json` (with its image count) and the table is rewritten after every row, so an interrupted run keeps
 its rows and a rerun skips them (`--norerun_done` is the default; pass
 `--rerun_done` to score again).
 """
@@ -36,8 +33,9 @@ sys.path.insert(0, str(REPO))
 
 from absl import app, flags, logging  # noqa: E402
 
+from enhance_jax.training import logs  # noqa: E402
+
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("backend", "auto", ["auto", "evaluate", "local"], "How to score each config.")
 flags.DEFINE_string("only", "", "Comma-separated config names or name:arg rows to run "
                     "(default: all rows).")
 flags.DEFINE_bool("rerun_done", False, "Score rows already in <output>.json again.")
@@ -72,11 +70,6 @@ ROWS = [
 ]
 
 
-def _load_config(name: str, arg: str):
-  from enhance_jax.config import load_config_file  # pylint: disable=g-import-not-at-top
-  return load_config_file(CONFIG_DIR / f"{name}.py", arg or None)
-
-
 def _ensure_weights(name: str, checkpoint: Path) -> None:
   if checkpoint.exists():
     return
@@ -100,75 +93,9 @@ def _score_evaluate(name: str, arg: str, checkpoint: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def _images(config) -> list[Path]:
-  from enhance_jax.data import imageio  # pylint: disable=g-import-not-at-top
-  from enhance_jax.data.paths import shared_subdir  # pylint: disable=g-import-not-at-top
-  name = config.data.name
-  if name == "set5":
-    folder = shared_subdir("set5", f"image_SRF_{int(config.data.kwargs.scale)}")
-    files = sorted(folder.glob("*_HR.png"))
-  else:
-    files = imageio.list_images(shared_subdir(name))
-  return files[:FLAGS.max_images] if FLAGS.max_images else files
-
-
-def _score_local(config, checkpoint: Path) -> dict:
-  """Scores one config with a plain loop (one image at a time, full size)."""
-  import jax  # pylint: disable=g-import-not-at-top
-  import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
-  import numpy as np  # pylint: disable=g-import-not-at-top
-  from enhance_jax import models  # pylint: disable=g-import-not-at-top
-  from enhance_jax.data import imageio  # pylint: disable=g-import-not-at-top
-  from enhance_jax.data.degradations import parse_spec  # pylint: disable=g-import-not-at-top
-  from enhance_jax.metrics import image_quality  # pylint: disable=g-import-not-at-top
-  from enhance_jax.weights.variables import load_variables  # pylint: disable=g-import-not-at-top
-
-  model = models.get(config.model.name, **dict(config.model.kwargs))
-  variables = load_variables(checkpoint)
-  protocol = image_quality.Protocol.from_config(config.eval)
-  ops = parse_spec(config.data.degrade)
-  needs_level = "noise_level" in models.extra_inputs(model)
-  apply = jax.jit(lambda x, lvl: model.apply(variables, x, **({"noise_level": lvl} if needs_level
-                                                               else {})))
-  metric = jax.jit(lambda a, b: image_quality.psnr_ssim(a, b, protocol))
-  rows = []
-  for i, path in enumerate(_images(config)):
-    clean = imageio.to_float(imageio.read_image(path, channels=config.data.channels))
-    x, level = clean.astype(np.float64), 0.0
-    if config.data.name == "set5":   # paired source: the input is the LR partner PNG
-      lr = path.with_name(path.name.replace("_HR", "_LR"))
-      x = imageio.to_float(imageio.read_image(lr, channels=config.data.channels)).astype(np.float64)
-    for op, kw in ops:
-      if op == "gaussian_noise":
-        level = float(kw.get("sigma", 25.0)) / 255.0
-        rng = np.random.default_rng(config.eval.seed + i)
-        x = x + level * rng.standard_normal(x.shape)
-        if kw.get("clip", False):
-          x = np.clip(x, 0.0, 1.0)
-      elif op in ("bicubic_down", "bicubic_up"):
-        from enhance_jax.data import bicubic  # pylint: disable=g-import-not-at-top
-        s = float(kw.get("scale", 4))
-        x = bicubic.imresize_np(x, 1.0 / s if op == "bicubic_down" else s)
-      else:
-        raise ValueError(f"local backend: unsupported degradation {op!r}")
-    x = jnp.asarray(x[None], jnp.float32)
-    out = apply(x, jnp.full((1,), level, jnp.float32))
-    target = jnp.asarray(clean[None])
-    m = {k: float(v.reshape(-1)[0]) for k, v in metric(out, target).items()}
-    mi = {k: float(v.reshape(-1)[0]) for k, v in metric(x, target).items()}
-    rows.append({"psnr": m["psnr"], "ssim": m["ssim"], "input_psnr": mi["psnr"],
-                 "input_ssim": mi["ssim"]})
-  summary = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-  summary["num_images"] = len(rows)
-  return summary
-
-
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  backend = FLAGS.backend
-  if backend == "auto":
-    backend = "evaluate" if (REPO / "enhance_jax" / "evaluate.py").exists() else "local"
   weights_dir = Path(FLAGS.weights_dir or os.environ.get("ENHANCE_JAX_WEIGHTS", REPO / "weights"))
   only = {s.strip() for s in FLAGS.only.split(",") if s.strip()}
   rows = [r for r in ROWS if not only or r[0] in only or f"{r[0]}:{r[1]}" in only]
@@ -182,13 +109,11 @@ def main(argv):
         and done.get("max_images") == FLAGS.max_images):
       print(f"{key}: already scored ({done['result'].get('psnr', float('nan')):.3f}), skipped")
       continue
-    config = _load_config(name, arg)
     checkpoint = (weights_dir / name).resolve()
     _ensure_weights(name, checkpoint)
     t0 = time.time()
     try:
-      res = (_score_evaluate(name, arg, checkpoint) if backend == "evaluate"
-             else _score_local(config, checkpoint))
+      res = _score_evaluate(name, arg, checkpoint)
       err = ""
     except Exception as e:  # pylint: disable=broad-except  (one bad row must not hide the rest)
       res, err = {}, f"{type(e).__name__}: {e}"
@@ -196,21 +121,14 @@ def main(argv):
           f"published {published:.2f}  ({time.time() - t0:.0f}s) {err}", flush=True)
     # Re-read before writing so that concurrent runs on other rows keep theirs.
     cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
-    cache[key] = {"result": res, "error": err, "backend": backend,
+    cache[key] = {"result": res, "error": err,
                   "max_images": FLAGS.max_images, "seconds": round(time.time() - t0, 1),
                   "command": "python experiments/reproduce_pretrained.py " + " ".join(sys.argv[1:]),
                   "date": str(datetime.date.today())}
-    _atomic_write(cache_path, json.dumps(cache, indent=1, sort_keys=True) + "\n")
+    logs.write_json(cache_path, cache)
     _write_table(output, cache)
   _write_table(output, cache)
   print(f"wrote {output}")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-  path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.name}.tmp")
-  tmp.write_text(text)
-  os.replace(tmp, path)
 
 
 def _write_table(path: Path, cache: dict) -> None:
@@ -218,8 +136,7 @@ def _write_table(path: Path, cache: dict) -> None:
       "# Official pretrained models: our re-implementation vs the published PSNR",
       "",
       "Made by `experiments/reproduce_pretrained.py` (rows and the command of each are kept in",
-      f"`{path.with_suffix('.json').name}`). Backend `local` = the plain loop in that script",
-      "(numpy `default_rng(eval.seed + i)` noise); `evaluate` = `python -m enhance_jax.evaluate`.",
+      f"`{path.with_suffix('.json').name}`), each scored by `python -m enhance_jax.evaluate`.",
       "",
       "Denoising: x + σ/255·N(0,1) (not clipped), output rounded to uint8, PSNR on the full",
       "image (published numbers used MATLAB `randn('seed',0)` noise). SR: the set's MATLAB-bicubic",
@@ -228,27 +145,27 @@ def _write_table(path: Path, cache: dict) -> None:
       "Rows with an image count below the set size were scored on the first N images only.",
       "",
       "| model | config | set | condition | images | ours PSNR | published PSNR | Δ | ours SSIM "
-      "| input PSNR | backend | published source |",
-      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
+      "| input PSNR | published source |",
+      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
   ]
   for name, arg, dataset, cond, published, source in ROWS:
     cfg = f"`pretrained/{name}.py" + (f":{arg}`" if arg else "`")
     done = cache.get(f"{name}:{arg}")
     if done is None:
       lines.append(f"| {name} | {cfg} | {dataset} | {cond} | – | not run | {published:.2f} "
-                   f"| – | – | – | – | {source} |")
+                   f"| – | – | – | {source} |")
       continue
-    res, err, backend = done["result"], done["error"], done["backend"]
+    res, err = done["result"], done["error"]
     if err:
       lines.append(f"| {name} | {cfg} | {dataset} | {cond} | – | failed: {err} | {published:.2f} "
-                   f"| – | – | – | {backend} | {source} |")
+                   f"| – | – | – | {source} |")
       continue
     psnr = res.get("psnr", float("nan"))
     lines.append(
         f"| {name} | {cfg} | {dataset} | {cond} | {res.get('num_images', '?')} | {psnr:.2f} "
         f"| {published:.2f} | {psnr - published:+.2f} | {res.get('ssim', float('nan')):.4f} "
-        f"| {res.get('input_psnr', float('nan')):.2f} | {backend} | {source} |")
-  _atomic_write(path, "\n".join(lines) + "\n")
+        f"| {res.get('input_psnr', float('nan')):.2f} | {source} |")
+  logs.write_text(path, "\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

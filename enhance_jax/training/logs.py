@@ -11,15 +11,20 @@ import jax
 import numpy as np
 
 
-def write_json(path: str | Path, obj) -> Path:
-  """Writes `obj` as indented JSON; the file appears only when complete."""
+def write_text(path: str | Path, text: str) -> Path:
+  """Writes `text` to `path`; the file appears only when complete."""
   import os
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-  tmp.write_text(json.dumps(obj, indent=2) + "\n")
+  tmp.write_text(text)
   os.replace(tmp, path)
   return path
+
+
+def write_json(path: str | Path, obj) -> Path:
+  """Writes `obj` as indented JSON; the file appears only when complete."""
+  return write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def _fmt_time(seconds: float) -> str:
