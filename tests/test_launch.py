@@ -136,9 +136,18 @@ def test_local_multiprocess_stops_all_when_one_fails(tmp_path):
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_local_multiprocess_forwards_a_stop_signal(tmp_path, sig):
   env = _stand_in(tmp_path)
+  inherited = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+  def as_from_a_terminal():
+    # A shell started with SIGINT ignored cannot trap it (POSIX), one started with it
+    # blocked never sees it. Run after the rest of the suite (never alone) the INT case
+    # hung: the test process had changed one of the two, which a child inherits.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT, signal.SIGTERM])
+
   proc = subprocess.Popen(["bash", str(LAUNCH / "local_multiprocess.sh"), "2"], env=env, cwd=ROOT,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          start_new_session=True)
+                          start_new_session=True, preexec_fn=as_from_a_terminal)
   try:
     pids = _worker_pids(tmp_path, 2)
     proc.send_signal(sig)
@@ -147,5 +156,5 @@ def test_local_multiprocess_forwards_a_stop_signal(tmp_path, sig):
     if proc.poll() is None:
       os.killpg(proc.pid, signal.SIGKILL)
       proc.wait()
-  assert proc.returncode == 130 and "stopping all 2 processes" in err
+  assert proc.returncode == 130 and "stopping all 2 processes" in err, (inherited, err)
   assert not any(_alive(p) for p in pids)
