@@ -10,7 +10,6 @@ the workdir (or beside --output_json when there is no workdir).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from absl import app, flags, logging

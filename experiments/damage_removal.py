@@ -16,7 +16,6 @@ experiments/results/damage_removal.md, damage_removal.png and damage_removal_cur
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 

@@ -188,7 +188,7 @@ def main(argv):
     elif best:
       notes.append(f"Best network trained here: {best[0]} ({best[1][0]['psnr']:.2f} dB vs BM3D "
                    f"{bsub:.2f} dB on the same images).")
-    notes.append(f"cpu profile: networks trained at σ=25 only, 100-400 steps; BM3D "
+    notes.append("cpu profile: networks trained at σ=25 only, 100-400 steps; BM3D "
                  "σ=25 on the first 4 images, σ=15/50 on the first 2 (the image count is in brackets in each cell).")
   from enhance_jax import plots
   plots.bar_chart(chart, "method", [f"σ{s}" for s in SIGMAS],

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from enhance_jax.data import imageio
-from enhance_jax.data.paths import shared_data_dir, shared_subdir
+from enhance_jax.data.paths import shared_subdir
 from enhance_jax.weights import importers, matconvnet, torch_pickle
 
 WEIGHTS = shared_subdir("weights")

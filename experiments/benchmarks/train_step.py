@@ -435,7 +435,7 @@ def main(argv):
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in b.items()}, flush=True)
     del ours
   print()
-  print(f"Peak matmul (4096^2 f32) GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
+  print("Peak matmul (4096^2 f32) GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
   cols = ["model", "batch", "params", "GFLOP/step", "compile_s", "ours_s", "ours_img/s",
           "ours_GFLOP/s"]
   if torch is not None:
