@@ -13,6 +13,7 @@ flag named `workdir` (enhance_jax.evaluate defines it; use e.g. `--runs_dir`).
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import math
@@ -40,6 +41,17 @@ def command() -> str:
   except ValueError:
     pass
   return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
+
+
+def parse_study_args(doc: str, run_name: str, table: str, argv=None) -> argparse.Namespace:
+  """--profile, --workdir (default runs/<run_name>_<profile>) and --results (where
+  `table` and the PNGs go) of a study script whose docstring is `doc`."""
+  parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+  parser.add_argument("--profile", choices=PROFILES, default="cpu")
+  parser.add_argument("--workdir", default=None,
+                      help=f"runs go here (default runs/{run_name}_<profile>)")
+  parser.add_argument("--results", default=str(RESULTS), help=f"where {table} and the PNGs go")
+  return parser.parse_args(argv)
 
 
 def check_profile(profile: str) -> str:

@@ -15,7 +15,6 @@ experiments/results/damage_removal.md, damage_removal.png and damage_removal_cur
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -71,17 +70,8 @@ def figure(methods: list[tuple], config, out_png: Path) -> Path:
       rows, ["damaged"] + [m[0] for m in methods] + ["original"], out_png, row_labels=names))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--profile", choices=("cpu", "paper"), default="cpu")
-  parser.add_argument("--workdir", default=None, help="runs go here (default runs/damage_<profile>)")
-  parser.add_argument("--results", default=str(ROOT / "experiments" / "results"),
-                      help="where damage_removal.md and the PNGs go")
-  return parser.parse_args(argv)
-
-
 def main(argv=None) -> None:
-  args = parse_args(argv)
+  args = common.parse_study_args(__doc__, "damage", "damage_removal.md", argv)
   logging.set_verbosity(logging.WARNING)
   profile = common.check_profile(args.profile)
   workdir = Path(args.workdir or ROOT / "runs" / f"damage_{profile}")

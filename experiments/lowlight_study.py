@@ -17,7 +17,6 @@ lowlight_unpaired.png (DICM/LIME and LOL 778 enhanced side by side).
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import importlib.util
 import json
@@ -142,17 +141,8 @@ def unpaired_figure(methods: list[tuple], out_png: Path) -> Path:
                                       row_labels=names))
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--profile", choices=("cpu", "paper"), default="cpu")
-  parser.add_argument("--workdir", default=None, help="runs go here (default runs/lowlight_<profile>)")
-  parser.add_argument("--results", default=str(ROOT / "experiments" / "results"),
-                      help="where lowlight.md and the PNGs go")
-  return parser.parse_args(argv)
-
-
 def main(argv=None) -> None:
-  args = parse_args(argv)
+  args = common.parse_study_args(__doc__, "lowlight", "lowlight.md", argv)
   logging.set_verbosity(logging.WARNING)
   profile = common.check_profile(args.profile)
   workdir = Path(args.workdir or ROOT / "runs" / f"lowlight_{profile}")
