@@ -75,6 +75,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.y_channel = False           # PSNR/SSIM on BT.601 Y (MATLAB rgb2ycbcr)
   c.eval.crop_border = 0             # pixels shaved on each side before metrics
   c.eval.round_uint8 = True          # quantise the output to uint8 before metrics
+  c.eval.y_protocol = "matlab"       # with y_channel+round_uint8: "matlab" rounds Y too, "basicsr" not
   c.eval.use_ema = True
   c.eval.grid_images = 4             # images in the before/after PNG grid
   c.eval.seed = 1234                 # key of the eval degradation (fixed)
