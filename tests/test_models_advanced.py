@@ -154,6 +154,36 @@ def test_nonlocal_identity_at_init():
     np.testing.assert_array_equal(apply(block, init(block, x), x), x)
 
 
+@pytest.mark.parametrize("use_output_proj", [True, False])
+def test_nonlocal_batchnorm_init_as_reference(use_output_proj):
+  """With norm='batch' the branch's last linear map has its ordinary (non-zero)
+  init and BN's scale starts at 0 (Wang et al.'s code): identity at init in
+  train and eval mode, and one small SGD step moves the output only a little
+  (a zero W before BN would be re-normalised to unit variance after a step)."""
+  x = jax.random.normal(KEY, (2, 6, 5, 8))
+  block = nonlocal_nets.NonLocalBlock(norm="batch", use_output_proj=use_output_proj)
+  variables = init(block, x)
+  last = "W" if use_output_proj else "g"
+  assert float(jnp.abs(variables["params"][last]["kernel"]).max()) > 0.05
+  np.testing.assert_array_equal(variables["params"]["BatchNorm_0"]["scale"], 0.0)
+  np.testing.assert_array_equal(apply(block, variables, x), x)
+  z, _ = apply(block, variables, x, train=True, mutable=["batch_stats"])
+  np.testing.assert_array_equal(z, x)
+
+  target = jax.random.normal(jax.random.PRNGKey(5), x.shape)
+
+  def loss(params):
+    z, _ = block.apply({**variables, "params": params}, x, train=True, mutable=["batch_stats"])
+    return jnp.mean((z - target) ** 2)
+
+  grads = jax.grad(loss)(variables["params"])
+  assert float(jnp.abs(grads["BatchNorm_0"]["scale"]).max()) > 1e-4
+  params = jax.tree.map(lambda p, g: p - 1e-3 * g, variables["params"], grads)
+  z, _ = apply(block, {**variables, "params": params}, x, train=True, mutable=["batch_stats"])
+  change = float(jnp.sqrt(jnp.mean((z - x) ** 2)))
+  assert 0 < change < 1e-3
+
+
 def test_nonlocal_permutation_equivariant():
   x = jax.random.normal(KEY, (1, 6, 5, 8))
   block = nonlocal_nets.NonLocalBlock()

@@ -214,3 +214,17 @@ def test_zerodce_curves():
   # Zero curves are the identity; r = 1 maps x -> x^2 for one step.
   np.testing.assert_allclose(zerodce_lib.apply_curves(x, jnp.zeros_like(curves)), x)
   np.testing.assert_allclose(zerodce_lib.apply_curves(x, jnp.ones((1, 6, 7, 3))), x ** 2, atol=1e-6)
+
+
+def test_plain_cnn_first_layer_same_with_and_without_normalization():
+  """conv0 is never normalised: it keeps its bias (and its init) with BN, so the
+  BN ablation changes only the normalised layers; those drop their bias."""
+  x = jax.random.uniform(jax.random.key(1), (2, 9, 7, 3))
+  plain = models.get("cnn", features=8, depth=4)
+  bn = models.get("cnn", features=8, depth=4, normalization="batch")
+  vp, vb = plain.init(jax.random.key(0), x), bn.init(jax.random.key(0), x)
+  for k in ("kernel", "bias"):
+    np.testing.assert_array_equal(vp["params"]["conv0"][k], vb["params"]["conv0"][k])
+  assert set(vb["params"]["conv1"]) == {"kernel"} and set(vb["params"]["conv2"]) == {"kernel"}
+  assert set(vb["params"]["conv3"]) == {"kernel", "bias"}  # output conv, not normalised
+  assert _count(vp["params"]) - _count(vb["params"]) == 2 * 8 - 2 * 2 * 8  # -biases +BN scale/bias

@@ -16,6 +16,9 @@ class PlainCNN(nn.Module):
 
   `residual=True` predicts a correction added to the input (needs equal in/out
   channels); `output_activation` ('sigmoid', 'identity', ...) bounds the output.
+  `normalization` follows convs 1..depth-2 (whose bias it makes redundant, so
+  they have none); conv0 is never normalised and keeps its bias either way, so
+  a normalisation ablation changes only the normalised layers.
   """
   features: int = 64
   depth: int = 8
@@ -31,8 +34,9 @@ class PlainCNN(nn.Module):
     act = layers.activation(self.activation)
     h = x.astype(self.dtype)
     for i in range(self.depth - 1):
-      h = Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
-               dtype=self.dtype, name=f"conv{i}")(h)
+      normalised = i > 0 and self.normalization not in (None, "none", "")
+      h = Conv(self.features, (3, 3), use_bias=not normalised, dtype=self.dtype,
+               name=f"conv{i}")(h)
       if i > 0:
         h = layers.normalization(self.normalization, train)(h)
       h = act(h)

@@ -31,22 +31,28 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     raise KeyError(f"Unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
 
 
-def normalization(name: str | None, train: bool) -> Callable[[jax.Array], jax.Array]:
+def normalization(name: str | None, train: bool,
+                  zero_scale: bool = False) -> Callable[[jax.Array], jax.Array]:
   """A fresh normalization layer: 'batch', 'layer', 'group', 'instance' or None/'none'.
 
   Must be called inside a compact method. BatchNorm keeps its statistics in the
-  'batch_stats' collection and uses them when `train` is False.
+  'batch_stats' collection and uses them when `train` is False. `zero_scale`
+  initialises the scale (gamma) to 0, so a residual branch ending in the norm
+  starts as zero (the non-local block's reference init).
   """
   if name in (None, "none", ""):
     return lambda x: x
+  kw = {}
+  if zero_scale:
+    kw["scale_init"] = nn.initializers.zeros
   if name == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5)
+    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kw)
   if name == "layer":
-    return nn.LayerNorm()
+    return nn.LayerNorm(**kw)
   if name == "group":
-    return nn.GroupNorm(num_groups=8)
+    return nn.GroupNorm(num_groups=8, **kw)
   if name == "instance":
-    return nn.GroupNorm(num_groups=None, group_size=1)
+    return nn.GroupNorm(num_groups=None, group_size=1, **kw)
   raise KeyError(f"Unknown normalization {name!r}; use batch, layer, group, instance or none.")
 
 

@@ -57,11 +57,14 @@ def _pool2(x: jax.Array, valid: jax.Array, wh: int, ww: int):
 class NonLocalBlock(nn.Module):
   """Embedded-Gaussian non-local block with a residual connection.
 
-  z = x + W(softmax_j(theta(x_i) . phi(x_j) [+ corr]) g(x_j)), with theta/phi/g
-  1x1 convs to `inter_channels` (default C/2) and W a 1x1 conv back to C whose
-  kernel (and bias) start at zero, so the block is the identity at init. With
-  `use_output_proj=False` there is no W and g maps straight to C with a zero
-  init (NLRN's variant). `norm` (e.g. 'batch') is applied after W.
+  z = x + norm(W(softmax_j(theta(x_i) . phi(x_j) [+ corr]) g(x_j))), with
+  theta/phi/g 1x1 convs to `inter_channels` (default C/2) and W a 1x1 conv back
+  to C. The block is the identity at init, as in the reference code of Wang et
+  al.: without `norm`, W's kernel (and bias) start at zero; with `norm` (e.g.
+  'batch', applied after W) W keeps its ordinary init and the norm's scale
+  starts at zero, so W receives gradients from the first step. With
+  `use_output_proj=False` there is no W and g maps straight to C (NLRN's
+  variant), zero-initialised unless a norm (zero scale) follows.
 
   `window=None` attends over all H*W positions (memory O((HW)^2)); an int q
   restricts attention to non-overlapping q x q windows (the image is
@@ -92,10 +95,13 @@ class NonLocalBlock(nn.Module):
     conv = functools.partial(Conv, kernel_size=(1, 1), dtype=self.dtype)
     theta = conv(ci, name="theta")(x)
     phi = conv(ci, name="phi")(x)
+    has_norm = self.norm not in (None, "none", "")
+    # The last linear map of the branch starts at zero unless a zero-scale norm follows it.
+    last_init = {} if has_norm else dict(kernel_init=nn.initializers.zeros)
     if self.use_output_proj:
       g = conv(ci, name="g")(x)
     else:
-      g = conv(c, kernel_init=nn.initializers.zeros, name="g")(x)
+      g = conv(c, name="g", **last_init)(x)
 
     if self.window is None:
       wh, ww, hp, wp = h, w, h, w
@@ -118,8 +124,8 @@ class NonLocalBlock(nn.Module):
     y = jnp.einsum("bqk,bkc->bqc", attn.astype(g.dtype), g)
     y = _from_windows(y, b, hp, wp, wh, ww)[:, :h, :w]
     if self.use_output_proj:
-      y = conv(c, kernel_init=nn.initializers.zeros, name="W")(y)
-    y = layers.normalization(self.norm, train)(y)
+      y = conv(c, name="W", **last_init)(y)
+    y = layers.normalization(self.norm, train, zero_scale=True)(y)
     z = x + y
     return (z, logits) if return_corr else z
 
