@@ -1,13 +1,15 @@
 """Applying a model to images of any size and mode: tiled inference and file I/O.
 
 A library module (no flags), used by `python -m enhance_jax.enhance`, the
-benchmarks and the study scripts. Large images are processed in overlapping
-tiles; each tile keeps its interior (half the overlap is dropped on sides facing
-a neighbour), so the result equals the whole-image result when the model's
-receptive radius is at most half the overlap, and memory stays bounded.
+benchmarks and the study scripts. Large images are processed in tiles: each
+forward pass keeps a `tile` x `tile` block of the output and sees `overlap`
+more input pixels on every side (fewer only at the image border), so the
+result equals the whole-image result when the model's receptive radius is at
+most `overlap`, for every tile and overlap, and memory stays bounded.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ class Enhancer:
     import jax
     from enhance_jax import models
     from enhance_jax.data import degradations
+    check_tiling(tile, overlap, tile_batch)
     self.channels, self.tile, self.overlap, self.tile_batch = channels, tile, overlap, tile_batch
     extras = models.extra_inputs(model)
     if extras and "noise_level" in extras and noise_level is None:
@@ -51,30 +54,48 @@ class Enhancer:
   def __call__(self, image: np.ndarray) -> np.ndarray:
     """image: HWC float32 in [0, 1] with `self.channels` channels."""
     h, w, _ = image.shape
-    t = self.tile
-    if not t or (h <= t and w <= t):
+    t, o = self.tile, self.overlap
+    if not t or (h <= t + 2 * o and w <= t + 2 * o):
       return self._run(image[None])[0]
-    t_h, t_w = min(t, h), min(t, w)
-    step_h, step_w = max(t_h - self.overlap, 1), max(t_w - self.overlap, 1)
-    ys = sorted({min(y, h - t_h) for y in range(0, h, step_h)})
-    xs = sorted({min(x, w - t_w) for x in range(0, w, step_w)})
-    coords = [(y, x) for y in ys for x in xs]
-    half = self.overlap // 2
+    rows, cols = tile_windows(h, t, o), tile_windows(w, t, o)
+    t_h = rows[0][1] - rows[0][0]
+    tiles = [(r, c) for r in rows for c in cols]
     out = None
-    for i in range(0, len(coords), self.tile_batch):
-      chunk = coords[i:i + self.tile_batch]
-      res = self._run(np.stack([image[y:y + t_h, x:x + t_w] for y, x in chunk]))
+    for i in range(0, len(tiles), self.tile_batch):
+      chunk = tiles[i:i + self.tile_batch]
+      res = self._run(np.stack([image[r[0]:r[1], c[0]:c[1]] for r, c in chunk]))
       s = res.shape[1] // t_h
       if out is None:
         out = np.zeros((h * s, w * s, res.shape[-1]), np.float32)
-      for (y, x), r in zip(chunk, res):
-        # Keep the tile's interior: drop half the overlap on sides facing another tile.
-        y0 = y + (half if y > 0 else 0)
-        y1 = y + t_h - (half if y + t_h < h else 0)
-        x0 = x + (half if x > 0 else 0)
-        x1 = x + t_w - (half if x + t_w < w else 0)
-        out[y0 * s:y1 * s, x0 * s:x1 * s] = r[(y0 - y) * s:(y1 - y) * s, (x0 - x) * s:(x1 - x) * s]
+      for ((y0, _, ky0, ky1), (x0, _, kx0, kx1)), r in zip(chunk, res):
+        out[ky0 * s:ky1 * s, kx0 * s:kx1 * s] = r[(ky0 - y0) * s:(ky1 - y0) * s,
+                                                  (kx0 - x0) * s:(kx1 - x0) * s]
     return out
+
+
+def check_tiling(tile: int, overlap: int, tile_batch: int) -> None:
+  """Raises ValueError (one line naming the flag) for tiling values that cannot work."""
+  for name, value, low, meaning in (("tile", tile, 0, "0 = whole image"),
+                                    ("overlap", overlap, 0, "context pixels per side"),
+                                    ("tile_batch", tile_batch, 1, "tiles per forward pass")):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+      raise ValueError(f"--{name}={value}: must be an integer >= {low} ({meaning}).")
+
+
+def tile_windows(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+  """Tiling of one axis of length `n`: (start, stop, keep_start, keep_stop) per tile.
+
+  The kept blocks [keep_start, keep_stop) are `tile` long (the last one
+  shorter) and partition [0, n). Every input window [start, stop) has the same
+  length min(tile + 2 * overlap, n) and contains its kept block with at least
+  `overlap` pixels on each side, or reaches the border of the axis there.
+  """
+  size = min(tile + 2 * overlap, n)
+  out = []
+  for keep in range(0, n, tile):
+    start = max(0, min(keep - overlap, n - size))
+    out.append((start, start + size, keep, min(keep + tile, n)))
+  return out
 
 
 def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
@@ -101,3 +122,51 @@ def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
     a = a.astype(np.float32) / 255.0
     y = np.concatenate([y if y.shape[-1] == 3 else np.repeat(y, 3, -1), a], axis=-1)
   imageio.write_image(dst, y, bits=16 if bits16 else 8)
+
+
+def plan_outputs(src: str | Path, dst: str | Path) -> list[tuple[Path, Path]]:
+  """(input, output) file pairs for `enhance --input=src --output=dst`.
+
+  `src` is an image file or a folder of images; `dst` is a file (for a file
+  `src`, unless it is an existing folder) or a folder. A folder's images are
+  written as `<stem>.png`; when several inputs share a stem (x.png, x.jpg,
+  x.tif) each is written as `<stem>_<ext>.png` instead. Raises ValueError
+  (one line naming the files) when an output would be an input or two
+  outputs would be the same file; nothing is overwritten but earlier outputs.
+  """
+  from enhance_jax.data import imageio
+  src, dst = Path(src), Path(dst)
+  if src.is_dir():
+    files = imageio.list_images(src)
+    if dst.exists() and not dst.is_dir():
+      raise ValueError(f"--output={dst}: is a file, but --input={src} is a folder; "
+                       "give an output folder.")
+    stems: dict[str, int] = {}
+    for f in files:
+      stems[f.stem] = stems.get(f.stem, 0) + 1
+    pairs = [(f, dst / (f"{f.stem}_{f.suffix[1:].lower()}.png" if stems[f.stem] > 1
+                        else f"{f.stem}.png")) for f in files]
+  else:
+    pairs = [(src, dst / (src.stem + ".png") if dst.is_dir() else dst)]
+  inputs = {_key(a): a for a, _ in pairs}
+  outputs: dict[str, Path] = {}
+  for a, b in pairs:
+    if _key(b) in inputs or (b.exists() and any(_same(b, i) for i in inputs.values())):
+      raise ValueError(f"{b}: the output for {a} would overwrite the input "
+                       f"{inputs.get(_key(b), b)}; choose another --output.")
+    if _key(b) in outputs:
+      raise ValueError(f"{b}: both {outputs[_key(b)]} and {a} would be written there; "
+                       "rename one of them.")
+    outputs[_key(b)] = a
+  return pairs
+
+
+def _key(path: Path) -> str:
+  return os.path.normcase(os.path.realpath(path))
+
+
+def _same(a: Path, b: Path) -> bool:
+  try:
+    return os.path.samefile(a, b)
+  except OSError:
+    return False

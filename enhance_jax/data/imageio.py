@@ -101,9 +101,13 @@ def decode_image(data: bytes, path: str = "<bytes>", channels: int | None = None
   ImageFile.LOAD_TRUNCATED_IMAGES = False
   try:
     with Image.open(io.BytesIO(data)) as img:
+      deep_colour = keep_16bit and img.mode in ("RGB", "RGBA") and _is_16bit(img)
       img.load()
       if img.width == 0 or img.height == 0:
         raise ImageReadError(f"{path}: image has zero size {img.width}x{img.height}.")
+      if deep_colour:  # Pillow decodes 16-bit RGB(A) PNG/TIFF to 8 bits
+        arr = _decode_16bit_colour(data, path, img.size)
+        return convert_channels(arr, channels, path) if channels is not None else arr
       return _pil_to_array(img, path, channels, keep_16bit)
   except ImageReadError:
     raise
@@ -114,6 +118,28 @@ def decode_image(data: bytes, path: str = "<bytes>", channels: int | None = None
     msg = str(e) or type(e).__name__
     kind = "truncated" if "truncated" in msg.lower() else "corrupt"
     raise ImageReadError(f"{path}: {kind} image ({msg}).") from None
+
+
+def _is_16bit(img: Image.Image) -> bool:
+  """Whether an opened (not yet loaded) RGB/RGBA image stores 16 bits per sample."""
+  for tile in img.tile or ():
+    args = tile.args if hasattr(tile, "args") else tile[3]
+    raw = args[0] if isinstance(args, tuple) else args
+    if isinstance(raw, str) and ";16" in raw:
+      return True
+  return False
+
+
+def _decode_16bit_colour(data: bytes, path: str, size: tuple[int, int]) -> np.ndarray:
+  """A 16-bit RGB/RGBA PNG or TIFF as HWC uint16 RGB (alpha dropped), via OpenCV."""
+  import cv2  # pylint: disable=g-import-not-at-top
+  try:
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+  except cv2.error:
+    arr = None
+  if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[1::-1] != tuple(size):
+    raise ImageReadError(f"{path}: corrupt 16-bit colour image (OpenCV could not decode it).")
+  return np.ascontiguousarray(arr[..., 2::-1])  # BGR(A) -> RGB
 
 
 def to_float(arr: np.ndarray) -> np.ndarray:
@@ -135,7 +161,7 @@ def write_image(path: str | os.PathLike, image, bits: int = 8) -> None:
   """Writes an HWC (C in {1, 3, 4}) float [0, 1] or uint image atomically.
 
   The file appears only when complete (written to a temporary name, then
-  renamed). `bits=16` writes a 16-bit PNG (gray, RGB or RGBA).
+  renamed). `bits=16` writes a 16-bit PNG or TIFF (gray, RGB or RGBA).
   """
   path = Path(path)
   arr = np.asarray(image)
@@ -152,7 +178,12 @@ def write_image(path: str | os.PathLike, image, bits: int = 8) -> None:
   if fmt is None:
     raise ImageReadError(f"{path}: unknown image extension {path.suffix!r}.")
   try:
-    if arr.dtype == np.uint16 and arr.ndim == 3:
+    if arr.dtype == np.uint16 and arr.ndim == 3 and fmt == "TIFF":
+      import tifffile  # pylint: disable=g-import-not-at-top
+      tifffile.imwrite(tmp, arr, photometric="rgb")
+    elif arr.dtype == np.uint16 and arr.ndim == 3:
+      if fmt != "PNG":
+        raise ValueError(f"{path}: 16-bit colour can be written only as .png or .tif.")
       _write_png16_color(tmp, arr)
     elif arr.dtype == np.uint16:
       Image.fromarray(arr).save(tmp, format=fmt)  # uint16 2-D -> mode I;16
