@@ -74,6 +74,33 @@ def test_rewrites_are_used():
   assert "convolution" not in hlo
 
 
+def test_rewrites_only_where_lowered_for_cpu():
+  """Lowered for GPU/TPU (here traced on a CPU host), jit, grad and vmap keep lax's convolutions;
+  lowered for CPU, the same functions have the rewrites' matmuls instead."""
+  x = jax.random.normal(jax.random.key(0), (2, 2, 2, 8))
+  up = convolution.ConvTranspose(4, (2, 2), (2, 2))
+  params = up.init(jax.random.key(1), x)
+  k = jax.random.normal(jax.random.key(2), (3, 3, 8, 4))
+
+  def loss(params, x, k):  # a sub-pixel and an im2col rewrite on CPU
+    y = convolution.conv_general_dilated(x, k, (1, 1), "SAME",
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return jnp.sum(up.apply(params, x) ** 2) + jnp.sum(y ** 2)
+
+  fns = {"jit": loss, "grad": jax.grad(loss, argnums=(0, 1, 2)),
+         "vmap": jax.vmap(loss, in_axes=(None, 0, None))}
+  args = {"jit": (params, x, k), "grad": (params, x, k), "vmap": (params, x[None].repeat(3, 0), k)}
+  for name, fn in fns.items():
+    for platform in ("cuda", "rocm", "tpu", "cpu"):
+      hlo = jax.jit(fn).trace(*args[name]).lower(lowering_platforms=(platform,)).as_text()
+      assert ("stablehlo.convolution" in hlo) == (platform != "cpu"), (name, platform)
+      assert ("stablehlo.dot_general" in hlo) == (platform == "cpu"), (name, platform)
+  # vmap on CPU: the rewritten branch batched, equal to one example at a time.
+  xs = jax.random.normal(jax.random.key(3), (3, 2, 2, 2, 8))
+  np.testing.assert_allclose(jax.jit(fns["vmap"])(params, xs, k),
+                             [loss(params, xi, k) for xi in xs], rtol=1e-5)
+
+
 def test_conv_transpose_rejects_non_nhwc():
   up = convolution.ConvTranspose(4, (2, 2), (2, 2))
   with pytest.raises(ValueError, match="NHWC"):

@@ -1,8 +1,8 @@
 """Convolution layers that every model uses: `Conv`, `ConvTranspose`, `conv_general_dilated`.
 
 `conv_general_dilated` is a drop-in for `lax.conv_general_dilated` (same
-arguments, same result to float rounding) that rewrites two 2-D NHWC/HWIO cases
-which XLA lowers to slow kernels, on CPU in particular (numbers in BENCHMARKS.md):
+arguments, same result to float rounding) that, on CPU, rewrites two 2-D
+NHWC/HWIO cases which XLA:CPU lowers to slow kernels (numbers in BENCHMARKS.md):
 
 - transposed convolutions (`lhs_dilation` > 1): XLA convolves the zero-dilated
   input, so 3/4 of the multiply-adds of a stride-2 layer hit inserted zeros and
@@ -14,6 +14,10 @@ which XLA lowers to slow kernels, on CPU in particular (numbers in BENCHMARKS.md
   U-Net bottleneck): XLA:CPU's convolution kernel takes 0.5-1.2 s where the same
   work as an explicit im2col matmul takes 4-5 ms.
 
+The choice is made per lowering platform (`lax.platform_dependent`), not
+where the model is traced: a computation compiled for GPU or TPU (including one
+traced on a CPU host and lowered or exported for an accelerator) runs plain
+`lax.conv_general_dilated`, whose accelerator kernels need no rewrite.
 Everything else goes to `lax.conv_general_dilated` unchanged. `Conv` is
 `flax.linen.Conv` with this function; `ConvTranspose` has the parameters
 (`kernel` of shape (kh, kw, in, out), `bias`) and results of
@@ -42,16 +46,27 @@ def _pairs(v, n: int) -> tuple[int, ...]:
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
                          dimension_numbers=None, feature_group_count=1, batch_group_count=1,
                          precision=None, preferred_element_type=None):
-  """`lax.conv_general_dilated` with the two rewrites of the module docstring."""
-  full = functools.partial(
-      lax.conv_general_dilated, lhs, rhs, window_strides, padding, lhs_dilation=lhs_dilation,
-      rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
-      feature_group_count=feature_group_count, batch_group_count=batch_group_count,
-      precision=precision, preferred_element_type=preferred_element_type)
+  """`lax.conv_general_dilated`; on CPU with the two rewrites of the module docstring."""
+  kw = dict(window_strides=window_strides, padding=padding, lhs_dilation=lhs_dilation,
+            rhs_dilation=rhs_dilation, dimension_numbers=dimension_numbers,
+            feature_group_count=feature_group_count, batch_group_count=batch_group_count,
+            precision=precision, preferred_element_type=preferred_element_type)
+  plain = functools.partial(lax.conv_general_dilated, **kw)
+  rewrite = _cpu_rewrite(lhs, rhs, **kw)
+  if rewrite is None:
+    return plain(lhs, rhs)
+  return lax.platform_dependent(lhs, rhs, cpu=rewrite, default=plain)
+
+
+def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                 dimension_numbers=None, feature_group_count=1, batch_group_count=1,
+                 precision=None, preferred_element_type=None):
+  """The rewrite of the module docstring for this convolution (of arrays shaped
+  like lhs, rhs) as a function of (lhs, rhs); None where there is none."""
   if lhs.ndim != 4 or feature_group_count != 1 or batch_group_count != 1:
-    return full()
+    return None
   if lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers) != _NHWC:
-    return full()
+    return None
   strides = _pairs(window_strides, 2)
   lhs_dil = _pairs(lhs_dilation, 2)
   rhs_dil = _pairs(rhs_dilation, 2)
@@ -64,11 +79,11 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None, r
   dot = functools.partial(_dot, precision=precision, preferred_element_type=preferred_element_type)
   if max(lhs_dil) > 1:
     if max(strides) > 1 or max(rhs_dil) > 1 or min(min(p) for p in pads) < 0:
-      return full()
-    return _subpixel(lhs, rhs, lhs_dil, pads, dot)
+      return None
+    return lambda x, k: _subpixel(x, k, lhs_dil, pads, dot)
   if any(w > n for w, n in zip(window, lhs.shape[1:3])):
-    return _im2col(lhs, rhs, strides, pads, rhs_dil, dot)
-  return full()
+    return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
+  return None
 
 
 def _dot(a, b, precision, preferred_element_type):
@@ -125,8 +140,9 @@ def _subpixel(x, k, lhs_dil, pads, dot):
                                          (-dw0, qw - 1 + dw0 + tw - w, 0), (0, 0, 0)))
   if th * tw == 1:
     y = dot(x, kp[0, 0])
-  else:
-    y = conv_general_dilated(x, kp, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  else:  # the CPU branch already: the phase convolution is rewritten where that applies
+    kw = dict(window_strides=(1, 1), padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = (_cpu_rewrite(x, kp, **kw) or functools.partial(lax.conv_general_dilated, **kw))(x, kp)
   y = y.reshape(n, qh, qw, sh, sw, o).transpose(0, 1, 3, 2, 4, 5)
   return y.reshape(n, qh * sh, qw * sw, o)[:, :out_h, :out_w]
 
