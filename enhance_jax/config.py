@@ -1,15 +1,28 @@
-"""The config schema with its defaults: every key a run can set.
+"""The config schema with its defaults, and the one way to load, override and check a config.
 
-`base_config()` is the default run (a U-Net low-light enhancer on the embedded
-scikit-image photos, a few minutes on 2 CPU cores). Experiment configs in
-`experiments/configs/*.py` start from it and change what they need, big_vision
-style: `def get_config(): c = base_config(); c.model.name = ...; return c`.
+`base_config()` is the schema: every key any code reads is defined there with its default (the
+default run: a U-Net low-light enhancer on the embedded scikit-image photos, a few minutes on 2
+CPU cores). Config files (`enhance_jax/configs/*.py`, shipped with the package, or any file of
+yours) start from it and change what they need, big_vision style:
+
+    def get_config(arg=None):
+      c = base_config(); c.model.name = "dncnn"; ...; return c
+
+`load_config(spec, arg, overrides)` runs `get_config`, refuses any key the schema lacks (naming the
+file, the key and the closest real key), applies dotted overrides (the `--config.a.b=v` flags) by
+the key's type, and checks values (ranges, allowed values, registered names) before anything runs.
+Free sections (`model.kwargs`, `data.kwargs`, `gan.disc.kwargs`, `baseline.kwargs`) are passed to
+the registered constructor, which checks them; `evals.<name>` entries set keys of `data`/`eval`.
 """
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib.util
+import inspect
+import json
 import os
-import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import ml_collections
@@ -43,6 +56,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.prefetch = 2
 
   c.loss = "l1"                      # e.g. "l1", "charbonnier", "0.84*ssim+0.16*l1"
+  c.task = "regression"              # what the trainer runs: "regression" or "gan" (uses c.gan)
 
   c.optimizer = ml_collections.ConfigDict()
   c.optimizer.name = "adam"
@@ -54,6 +68,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.grad_clip_norm = 1.0   # 0 = off
+  c.optimizer.boundaries = (0.5, 0.75)  # schedule "step": x0.5 at these fractions of num_steps
+  c.optimizer.momentum = 0.9         # name "sgd" (Nesterov)
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_size = 8             # global batch, split over all devices
@@ -79,14 +95,26 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.use_ema = True
   c.eval.grid_images = 4             # images in the before/after PNG grid
   c.eval.seed = 1234                 # key of the eval degradation (fixed)
+  c.eval.batch_size = 1              # eval images per step (global)
+  c.eval.ssim_threshold = 0.0        # > 0 adds ssim_accuracy: share of images with SSIM above it
+  c.eval.fid_weights = ""            # FID Inception weights file (metrics/fid.py); "" = no FID
+
+  # Named evaluation sets, each `config` with some data.* / eval.* keys replaced, e.g.
+  #   c.evals.bsd68_s25 = dict(data=dict(name="bsd68", degrade="gaussian_noise(sigma=25)"))
+  # Empty: one set named "eval" from data.eval_split and eval.*.
+  c.evals = ml_collections.ConfigDict()
 
   c.init_checkpoint = ""             # params to start from / evaluate (import_weights output)
 
-  # Adversarial training (enhance_jax.training.adversarial): when enabled,
+  # A classical method instead of a model (evaluate only): enhance_jax.baselines.BASELINES.
+  c.baseline = ml_collections.ConfigDict()
+  c.baseline.name = ""
+  c.baseline.kwargs = ml_collections.ConfigDict()
+
+  # Adversarial training (task "gan", enhance_jax.training.adversarial):
   # config.model is the generator, config.optimizer its optimizer and
   # config.loss its reconstruction term; train.ema_decay is G's EMA.
   c.gan = ml_collections.ConfigDict()
-  c.gan.enabled = False
   c.gan.disc = ml_collections.ConfigDict()
   c.gan.disc.name = "patchgan"       # a registered discriminator (models/discriminators.py)
   c.gan.disc.kwargs = ml_collections.ConfigDict()
@@ -102,118 +130,519 @@ def base_config() -> ml_collections.ConfigDict:
   c.gan.vgg_weights = ""             # VGG .npz/.pth (metrics/vgg.py); absent = no perceptual term
   c.gan.vgg_depth = 19
   c.gan.perceptual_layers = ("relu5_4",)
-  c.gan.optimizer = ml_collections.ConfigDict(dict(  # D's optimizer (schema of c.optimizer)
+  c.gan.optimizer = ml_collections.ConfigDict(dict(  # D's optimizer (keys of c.optimizer)
       name="adam", learning_rate=2e-4, schedule="constant", warmup_steps=0, end_lr_factor=1.0,
-      weight_decay=0.0, b1=0.5, b2=0.999, grad_clip_norm=0.0))
+      weight_decay=0.0, b1=0.5, b2=0.999, grad_clip_norm=0.0, boundaries=(0.5, 0.75),
+      momentum=0.9))
   return c
 
 
-DEFAULT_CONFIG_FILE = Path(__file__).resolve().parents[1] / "experiments" / "configs" / "default.py"
+# --- The schema's shape ------------------------------------------------------------------------
+
+# Sections whose keys are free: passed as **kwargs to a registered constructor, which checks them.
+FREE_SECTIONS = ("model.kwargs", "data.kwargs", "gan.disc.kwargs", "baseline.kwargs")
+# Sections of user-named entries; an entry may set keys of the listed top-level sections.
+NAMED_SECTIONS = {"evals": ("data", "eval")}
+
+SHIPPED_DIR = Path(__file__).resolve().parent / "configs"
+DEFAULT_CONFIG = "default"
 
 
-def load_config_file(path: str | Path, arg: str | None = None) -> ml_collections.ConfigDict:
-  """Loads `get_config()` (optionally `get_config(arg)`) from a Python file."""
-  path = Path(path)
-  if not path.is_file():
-    raise FileNotFoundError(f"{path}: config file not found.")
-  spec = importlib.util.spec_from_file_location(f"_enhance_config_{path.stem}", path)
+class ConfigError(ValueError):
+  """A config that cannot run: the message is one line naming the file or key and the fix."""
+
+
+def _schema() -> ml_collections.ConfigDict:
+  global _SCHEMA
+  if _SCHEMA is None:
+    _SCHEMA = base_config()
+  return _SCHEMA
+
+
+_SCHEMA = None
+
+
+# --- Finding and loading config files ----------------------------------------------------------
+
+def shipped_configs() -> list[str]:
+  """Names of the configs shipped in `enhance_jax/configs/` ('default', 'pretrained/dncnn_s25', ...)."""
+  names = []
+  for path in sorted(SHIPPED_DIR.rglob("*.py")):
+    rel = path.relative_to(SHIPPED_DIR)
+    if any(part.startswith("_") for part in rel.parts):
+      continue
+    names.append(rel.with_suffix("").as_posix())
+  return names
+
+
+def find_config_file(name: str | Path) -> Path:
+  """A config file by path, else a shipped config by name ('lowlight_gan', 'pretrained/dncnn_s25',
+  with or without '.py'; also 'enhance_jax/configs/x.py' from any directory)."""
+  path = Path(name)
+  if path.is_file():
+    return path
+  text = path.as_posix()
+  for prefix in ("enhance_jax/configs/", "configs/"):
+    if prefix in text:
+      text = text.split(prefix, 1)[1]
+  for cand in (SHIPPED_DIR / text, SHIPPED_DIR / f"{text}.py"):
+    if cand.is_file() and cand.suffix == ".py":
+      return cand
+  close = difflib.get_close_matches(text.removesuffix(".py"), shipped_configs(), n=3, cutoff=0.5)
+  hint = f"; did you mean {' or '.join(close)}?" if close else (
+      "; `python -m enhance_jax.info --configs` lists the shipped ones.")
+  raise FileNotFoundError(f"--config={name}: no such file and no shipped config of that name{hint}")
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+  """'file.py:arg' -> ('file.py', 'arg'); 'name' -> ('name', None)."""
+  name, sep, arg = str(spec).partition(":")
+  return name, (arg if sep else None)
+
+
+def load_config(spec: str | Path = DEFAULT_CONFIG, arg: str | None = None,
+                overrides=None) -> ml_collections.ConfigDict:
+  """Loads, overrides and checks a config: the one way every entry point and script gets one.
+
+  spec: a path or a shipped config name, optionally with ':ARG' (`get_config(ARG)`).
+  overrides: {dotted key: value} (Python values) or [(dotted key, text)] (command-line text,
+  parsed by the key's type). Raises ConfigError / FileNotFoundError with one line naming the
+  file or key; nothing is returned that has a key the schema lacks or a value it forbids.
+  """
+  name, spec_arg = split_spec(spec)
+  arg = spec_arg if arg is None else arg
+  path = find_config_file(name)
+  config = _run_get_config(path, arg)
+  check_keys(config, str(path))
+  apply_overrides(config, overrides or {})
+  check_values(config, str(path))
+  return config
+
+
+def _run_get_config(path: Path, arg: str | None) -> ml_collections.ConfigDict:
+  module_name = f"_enhance_config_{abs(hash(str(path.resolve())))}"
+  spec = importlib.util.spec_from_file_location(module_name, path)
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  if not hasattr(module, "get_config"):
-    raise AttributeError(f"{path}: defines no get_config().")
-  return module.get_config(arg) if arg is not None else module.get_config()
+  try:
+    spec.loader.exec_module(module)
+  except SyntaxError as e:
+    raise ConfigError(f"{path}:{e.lineno}: syntax error in the config file ({e.msg}).") from None
+  except Exception as e:  # noqa: BLE001  (anything a config file raises, as one line)
+    raise ConfigError(f"{path}: the config file failed to load: {_one_line(e)}") from None
+  get_config = getattr(module, "get_config", None)
+  if not callable(get_config):
+    raise ConfigError(f"{path}: defines no get_config(); a config file returns its ConfigDict "
+                      "from get_config() (see enhance_jax/configs/default.py).")
+  takes_arg = bool(inspect.signature(get_config).parameters)
+  if arg and not takes_arg:
+    raise ConfigError(f"{path}: get_config() takes no argument, but ':{arg}' was given.")
+  try:
+    config = get_config(arg) if takes_arg else get_config()
+  except ConfigError:
+    raise
+  except Exception as e:  # noqa: BLE001
+    raise ConfigError(f"{path}: get_config({arg!r}) failed: {_one_line(e)}") from None
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise ConfigError(f"{path}: get_config() returned a {type(config).__name__}, not an "
+                      "ml_collections.ConfigDict (start from enhance_jax.config.base_config()).")
+  return config
 
+
+def _one_line(e: BaseException) -> str:
+  text = " ".join(str(e.args[0] if isinstance(e, KeyError) and e.args else e).split())
+  return text if isinstance(e, (ValueError, KeyError)) and text else f"{type(e).__name__}: {text}"
+
+
+def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> dict:
+  """The one parser of config arguments ('model=dncnn,profile=cpu' after ':' in --config).
+
+  Keys must be among `defaults`; each value is converted to its default's type (bool accepts
+  true/false/1/0). A bare value ('50') sets `positional`. Raises ConfigError naming the key
+  and the allowed ones.
+  """
+  out = dict(defaults)
+  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
+    key, sep, text = part.partition("=")
+    if not sep:
+      if positional is None:
+        raise ConfigError(f"config argument {part!r}: use key=value with key in "
+                          f"{', '.join(sorted(defaults))}.")
+      key, text = positional, part
+    key, text = key.strip(), text.strip()
+    if key not in defaults:
+      close = difflib.get_close_matches(key, list(defaults), n=1)
+      hint = f"did you mean {close[0]}? " if close else ""
+      raise ConfigError(f"config argument {key}={text}: unknown key; {hint}"
+                        f"known: {', '.join(sorted(defaults))}.")
+    out[key] = _parse_text(text, defaults[key], f"config argument {key}")
+  return out
+
+
+# --- Checking ----------------------------------------------------------------------------------
+
+def check_keys(config: ml_collections.ConfigDict, where: str) -> None:
+  """Every key of `config` is in the schema (free sections aside) with a value of its type."""
+  _check_node(config, _schema(), "", where)
+
+
+def _check_node(node, schema, prefix: str, where: str) -> None:
+  for key in list(node.keys()):
+    path = f"{prefix}.{key}" if prefix else key
+    value = node[key]
+    if path in FREE_SECTIONS:
+      if not isinstance(value, (ml_collections.ConfigDict, dict)):
+        raise ConfigError(f"{where}: config.{path} must be a section of keyword arguments, "
+                          f"not {value!r}.")
+      continue
+    if path in NAMED_SECTIONS:
+      _check_named(value, path, where)
+      continue
+    if key not in schema:
+      raise ConfigError(f"{where}: config.{path} is not a config key{_hint(key, schema, prefix)}")
+    _check_value_type(value, schema[key], path, where)
+    if isinstance(schema[key], ml_collections.ConfigDict):
+      _check_node(value, schema[key], path, where)
+
+
+def _check_named(section, path: str, where: str) -> None:
+  if not isinstance(section, (ml_collections.ConfigDict, dict)):
+    raise ConfigError(f"{where}: config.{path} must be a section of named entries.")
+  allowed = NAMED_SECTIONS[path]
+  for name in section.keys():
+    entry = section[name]
+    if not isinstance(entry, (ml_collections.ConfigDict, dict)):
+      raise ConfigError(f"{where}: config.{path}.{name} must be a section with keys among "
+                        f"{', '.join(allowed)}.")
+    for sub in entry.keys():
+      if sub not in allowed:
+        close = difflib.get_close_matches(sub, allowed, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; use {', '.join(allowed)}."
+        raise ConfigError(f"{where}: config.{path}.{name}.{sub} is not allowed{hint}")
+      _check_value_type(entry[sub], _schema()[sub], f"{path}.{name}.{sub}", where)
+      _check_node(entry[sub], _schema()[sub], sub, f"{where} (config.{path}.{name})")
+
+
+def _hint(key: str, schema, prefix: str) -> str:
+  fields = list(schema.keys())
+  where = f"config.{prefix}" if prefix else "config"
+  close = difflib.get_close_matches(key, fields, n=1)
+  if close:
+    return f"; did you mean {where}.{close[0]}?"
+  return f"; {where} has: {', '.join(sorted(fields))}."
+
+
+def _check_value_type(value, default, path: str, where: str) -> None:
+  if not _type_ok(value, default):
+    expected = "a section" if isinstance(default, ml_collections.ConfigDict) else (
+        type(default).__name__)
+    raise ConfigError(f"{where}: config.{path}={value!r} is a {type(value).__name__}; expected "
+                      f"{expected} (default {_show(default)}).")
+
+
+def _type_ok(value, default) -> bool:
+  if default is None:
+    return True
+  if isinstance(default, ml_collections.ConfigDict):
+    return isinstance(value, (ml_collections.ConfigDict, dict))
+  if isinstance(default, bool):
+    return isinstance(value, bool)
+  if isinstance(default, int):
+    return isinstance(value, int) and not isinstance(value, bool)
+  if isinstance(default, float):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+  if isinstance(default, (tuple, list)):
+    return isinstance(value, (tuple, list))
+  return isinstance(value, type(default))
+
+
+def _show(value) -> str:
+  return "a section" if isinstance(value, ml_collections.ConfigDict) else repr(value)
+
+
+# Value rules: (dotted key, test, what the key allows). Checked after overrides.
+def _positive(v):
+  return v > 0
+
+
+def _non_negative(v):
+  return v >= 0
+
+
+_VALUE_RULES = (
+    ("train.batch_size", _positive, "> 0"),
+    ("train.num_steps", _non_negative, ">= 0 (train needs > 0)"),
+    ("train.log_every", _positive, "> 0"),
+    ("train.eval_every", _positive, "> 0"),
+    ("train.checkpoint_every", _positive, "> 0"),
+    ("train.keep_checkpoints", _positive, ">= 1 (how many recent checkpoints to keep)"),
+    ("train.ema_decay", lambda v: 0 <= v < 1, "in [0, 1) (0 = no EMA)"),
+    ("train.nan_policy", lambda v: v in ("stop", "skip"), "'stop' or 'skip'"),
+    ("train.dtype", lambda v: v in ("float32", "bfloat16"), "'float32' or 'bfloat16'"),
+    ("task", lambda v: v in ("regression", "gan"), "'regression' or 'gan'"),
+    ("data.patch_size", _positive, "> 0"),
+    ("data.scale", _positive, ">= 1"),
+    ("data.channels", lambda v: v in (1, 3), "1 (gray) or 3 (RGB)"),
+    ("data.eval_max_size", _non_negative, ">= 0 (0 = full size)"),
+    ("data.max_eval_images", _non_negative, ">= 0 (0 = all)"),
+    ("data.num_workers", _non_negative, ">= 0"),
+    ("data.prefetch", _non_negative, ">= 0"),
+    ("eval.batch_size", _positive, "> 0"),
+    ("eval.crop_border", _non_negative, ">= 0"),
+    ("eval.grid_images", _non_negative, ">= 0"),
+    ("optimizer.learning_rate", _positive, "> 0"),
+    ("optimizer.warmup_steps", _non_negative, ">= 0"),
+    ("optimizer.grad_clip_norm", _non_negative, ">= 0 (0 = off)"),
+    ("optimizer.name", lambda v: v in ("adam", "adamw", "sgd"), "adam, adamw or sgd"),
+    ("optimizer.schedule", lambda v: v in ("constant", "warmup_cosine", "step"),
+     "constant, warmup_cosine or step"),
+    ("gan.optimizer.learning_rate", _positive, "> 0"),
+    ("gan.optimizer.name", lambda v: v in ("adam", "adamw", "sgd"), "adam, adamw or sgd"),
+    ("gan.optimizer.schedule", lambda v: v in ("constant", "warmup_cosine", "step"),
+     "constant, warmup_cosine or step"),
+    ("gan.loss", lambda v: v in ("bce", "lsgan", "hinge"), "bce, lsgan or hinge"),
+    ("gan.d_steps", _positive, ">= 1"),
+    ("gan.flip_prob", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("mesh.fsdp", _positive, ">= 1"),
+    ("mesh.min_shard_size", _non_negative, ">= 0"),
+)
+
+
+def check_values(config: ml_collections.ConfigDict, where: str) -> None:
+  """Ranges, allowed values and registered names (model, dataset, degradation, loss, ...)."""
+  for key, ok, allowed in _VALUE_RULES:
+    value = get(config, key)
+    if not ok(value):
+      raise ConfigError(f"{where}: config.{key}={value!r}: must be {allowed}.")
+  for name, entry in config.evals.items():
+    merged = {**config.data.to_dict(), **dict(entry.get("data", {}))}
+    for key in ("patch_size", "scale", "channels", "eval_max_size", "max_eval_images"):
+      rule = next(r for r in _VALUE_RULES if r[0] == f"data.{key}")
+      if not rule[1](merged[key]):
+        raise ConfigError(f"{where}: config.evals.{name}.data.{key}={merged[key]!r}: must be "
+                          f"{rule[2]}.")
+  _check_names(config, where)
+
+
+def _check_names(config: ml_collections.ConfigDict, where: str) -> None:
+  """Names a config refers to exist in their registries, and specs parse (before any work)."""
+  from enhance_jax import models
+  from enhance_jax.data import degradations, host_ops, sources
+  from enhance_jax.training import losses
+  import enhance_jax.data.builders  # noqa: F401  (registers the TFDS-backed datasets)
+
+  def check(key: str, fn) -> None:
+    try:
+      fn()
+    except (KeyError, ValueError, TypeError) as e:
+      raise ConfigError(f"{where}: config.{key}: {_one_line(e)}") from None
+
+  check("model.name", lambda: models.MODELS.lookup(config.model.name))
+  check("data.name", lambda: sources.DATASETS.lookup(config.data.name))
+  check("data.degrade", lambda: degradations.build(config.data.degrade))
+  check("data.host_degrade", lambda: host_ops.build(config.data.host_degrade))
+  check("loss", lambda: losses.build(config.loss))
+  if config.task == "gan":
+    check("gan.disc.name", lambda: models.MODELS.lookup(config.gan.disc.name))
+  if config.baseline.name:
+    from enhance_jax import baselines
+    check("baseline.name", lambda: baselines.BASELINES.lookup(config.baseline.name))
+  for name, entry in config.evals.items():
+    data = entry.get("data", {})
+    if "name" in data:
+      check(f"evals.{name}.data.name", lambda: sources.DATASETS.lookup(data["name"]))
+    if "degrade" in data:
+      check(f"evals.{name}.data.degrade", lambda: degradations.build(data["degrade"]))
+
+
+# --- Overrides ---------------------------------------------------------------------------------
+
+def get(config: ml_collections.ConfigDict, dotted: str):
+  node = config
+  for part in dotted.split("."):
+    node = node[part]
+  return node
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides,
+                    where: str = "--config") -> list[tuple[str, object, object]]:
+  """Sets dotted keys in place; returns [(key, old, new)] for the values that changed.
+
+  `overrides`: a mapping {key: Python value} or pairs [(key, command-line text)]; text is
+  parsed by the type of the key's current value. A key the schema lacks, or a value of the
+  wrong type, raises ConfigError naming `where`.KEY and the closest real key.
+  """
+  items = overrides.items() if isinstance(overrides, Mapping) else overrides
+  from_text = not isinstance(overrides, Mapping)
+  changes = []
+  for key, value in items:
+    label = f"{where}.{key}" if where == "--config" else f"{where}: config.{key}"
+    node, prefix, parts = _override_target(config, key, label)
+    *parents, leaf = parts
+    schema = _schema()
+    for p in filter(None, prefix.split(".")):
+      schema = schema[p]
+    free = prefix in FREE_SECTIONS
+    for part in parents:
+      path = f"{prefix}.{part}" if prefix else part
+      if free or path in FREE_SECTIONS:
+        free = True
+        if part not in node:
+          node[part] = ml_collections.ConfigDict()
+      elif part in schema and isinstance(schema[part], ml_collections.ConfigDict):
+        schema = schema[part]
+      else:
+        raise ConfigError(f"{label}: unknown config key{_hint(part, schema, prefix)}")
+      node, prefix = node[part], path
+    path = f"{prefix}.{leaf}" if prefix else leaf
+    if not free and path in FREE_SECTIONS:
+      reference = ml_collections.ConfigDict()
+    elif not free and leaf not in schema:
+      raise ConfigError(f"{label}: unknown config key{_hint(leaf, schema, prefix)}")
+    else:
+      reference = None if free else schema[leaf]
+    current = node[leaf] if leaf in node else reference
+    if free and current is not None:
+      reference = current
+    if from_text and isinstance(value, str):
+      new = _parse_text(value, reference, label)
+    else:
+      new = value
+      if not _type_ok(new, reference):
+        raise ConfigError(f"{label}={new!r} is a {type(new).__name__}; expected "
+                          f"{type(reference).__name__} (default {_show(reference)}).")
+    if isinstance(new, dict) and not isinstance(new, ml_collections.ConfigDict):
+      new = ml_collections.ConfigDict(new)
+    with node.ignore_type():
+      node[leaf] = new
+    if _plain(current) != _plain(new):
+      changes.append((key, current, new))
+  return changes
+
+
+def _override_target(config, key: str, label: str):
+  """(node to descend from, its schema prefix, remaining parts) of a dotted override key;
+  `evals.NAME.data.x` descends into the named entry, creating it when new."""
+  parts = key.split(".")
+  section = parts[0]
+  if section not in NAMED_SECTIONS:
+    return config, "", parts
+  allowed = NAMED_SECTIONS[section]
+  if len(parts) < 4 or parts[2] not in allowed:
+    raise ConfigError(f"{label}: an entry of config.{section} sets keys of "
+                      f"{' or '.join(allowed)}, e.g. --config.{section}.NAME.{allowed[0]}.name=...")
+  name, sub = parts[1], parts[2]
+  if name not in config[section]:
+    config[section][name] = ml_collections.ConfigDict()
+  entry = config[section][name]
+  if sub not in entry:
+    entry[sub] = ml_collections.ConfigDict()
+  return entry[sub], sub, parts[3:]
+
+
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _parse_text(text: str, reference, label: str):
+  """Command-line text as a value of `reference`'s type (free keys: a Python literal or text)."""
+  try:
+    if isinstance(reference, bool):
+      low = text.strip().lower()
+      if low in _TRUE or low in _FALSE:
+        return low in _TRUE
+      raise ValueError
+    if isinstance(reference, int):
+      return int(text)
+    if isinstance(reference, float):
+      return float(text)
+    if isinstance(reference, str):
+      return text
+    if isinstance(reference, (tuple, list, ml_collections.ConfigDict, dict)):
+      value = ast.literal_eval(text)
+      want = dict if isinstance(reference, (ml_collections.ConfigDict, dict)) else (tuple, list)
+      if not isinstance(value, want):
+        raise ValueError
+      return tuple(value) if isinstance(reference, tuple) else value
+  except (ValueError, SyntaxError):
+    raise ConfigError(f"{label}={text}: expected {type(reference).__name__} "
+                      f"(default {_show(reference)}).") from None
+  try:  # a free key: a literal when it parses, else the text
+    return ast.literal_eval(text)
+  except (ValueError, SyntaxError):
+    return text
+
+
+def _plain(value):
+  """A value with sections as dicts and lists as tuples, for comparisons."""
+  if isinstance(value, ml_collections.ConfigDict):
+    value = value.to_dict()
+  if isinstance(value, dict):
+    return {k: _plain(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return tuple(_plain(v) for v in value)
+  return value
+
+
+def flatten(config, prefix: str = "") -> dict:
+  """{dotted key: value} of the leaves (sections as dicts, lists as tuples)."""
+  out = {}
+  for key, value in _plain(config).items():
+    path = f"{prefix}.{key}" if prefix else key
+    if isinstance(value, dict) and value:
+      out.update(flatten(value, path))
+    else:
+      out[path] = value
+  return out
+
+
+def diff(a, b, sections: Iterable[str] | None = None) -> list[str]:
+  """Dotted keys (leaves) whose values differ between configs `a` and `b`, restricted to keys
+  under `sections` ('model', 'data.channels', ...) when given."""
+  fa, fb = flatten(a), flatten(b)
+  keys = sorted(set(fa) | set(fb))
+  if sections is not None:
+    sections = tuple(sections)
+    keys = [k for k in keys if any(k == s or k.startswith(s + ".") for s in sections)]
+  missing = object()
+  return [k for k in keys if fa.get(k, missing) != fb.get(k, missing)]
+
+
+# --- A run's saved config ----------------------------------------------------------------------
 
 def save_run_config(config: ml_collections.ConfigDict, workdir: str | Path) -> Path:
-  """Writes the run's config as `<workdir>/config.json` (read back by
-  `load_run_config` so evaluate/enhance need only --workdir)."""
+  """Writes the run's config as `<workdir>/config.json` (atomic: a kill never truncates it);
+  `load_run_config` reads it back, so evaluate/enhance need only --workdir."""
   path = Path(workdir) / "config.json"
   path.parent.mkdir(parents=True, exist_ok=True)
-  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")  # atomic: a kill never truncates it
+  tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
   tmp.write_text(config.to_json_best_effort(indent=2) + "\n")
   os.replace(tmp, path)
   return path
 
 
 def load_run_config(workdir: str | Path) -> ml_collections.ConfigDict | None:
-  """The config saved by a training run in `workdir`, or None."""
+  """The config saved by a training run in `workdir` (checked like a config file), or None."""
   path = Path(workdir) / "config.json"
   if not path.is_file():
     return None
-  import json
   try:
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    data = json.loads(path.read_text())
   except ValueError as e:
-    raise ValueError(f"{path}: not a valid saved config ({e}); pass --config.") from None
+    raise ConfigError(f"{path}: not a valid saved config ({e}); pass --config.") from None
+  config = ml_collections.ConfigDict(_tuples_as_in_schema(data, _schema()))
+  check_keys(config, str(path))
+  return config
 
 
-def resolve(config_flag, workdir: str | None) -> ml_collections.ConfigDict:
-  """The config of an entry point: --config when given, else the one saved in
-  --workdir by training, else the default config."""
-  import absl.flags
-  given = absl.flags.FLAGS[config_flag.name].present if hasattr(config_flag, "name") else True
-  if not given and workdir:
-    saved = load_run_config(workdir)
-    if saved is not None:
-      return saved
-  try:
-    value = config_flag.value
-    value.keys()  # a config file that failed to load raises only when used
-    return value
-  except OSError as e:  # ml_collections: the config file failed to load (multi-line)
-    raise FileNotFoundError(" ".join(str(e).split())) from None
-
-
-def define_config_flag(help_text: str = "Config file (get_config()).", default: str | None = None):
-  """`--config` of an entry point (`lock_config`). An override naming no config
-  key (`--config.train.nonexistent=1`) exits with one line naming it instead of
-  ml_collections' bare AttributeError traceback at import."""
-  from ml_collections import config_flags
-  try:
-    return config_flags.DEFINE_config_file("config", default or str(DEFAULT_CONFIG_FILE),
-                                           help_text, lock_config=True)
-  except (AttributeError, KeyError, TypeError, ValueError) as e:
-    msg = _bad_override(sys.argv[1:], default) or " ".join(str(e).split())
-    raise SystemExit(f"error: {msg}") from None
-
-
-def _bad_override(argv: list[str], default: str | None) -> str | None:
-  """Which `--config.a.b=...` in `argv` names no key of the config, as a message."""
-  import difflib
-  path = default or str(DEFAULT_CONFIG_FILE)
-  for i, a in enumerate(argv):
-    if a.startswith("--config="):
-      path = a.split("=", 1)[1]
-    elif a == "--config" and i + 1 < len(argv):
-      path = argv[i + 1]
-  try:
-    file, _, arg = path.partition(":")
-    config = load_config_file(file, arg or None)
-  except Exception:  # noqa: BLE001  (the flag reports a broken config file itself)
-    return None
-  for a in argv:
-    if not a.startswith("--config."):
-      continue
-    key = a[len("--config."):].split("=", 1)[0]
-    node, done = config, []
-    for part in key.split("."):
-      fields = list(node.keys()) if isinstance(node, (ml_collections.ConfigDict, dict)) else []
-      if part not in fields:
-        where = "config" + "".join(f".{d}" for d in done)
-        close = difflib.get_close_matches(part, fields, n=1)
-        hint = f"; did you mean {where}.{close[0]}?" if close else (
-            f"; it has: {', '.join(sorted(fields))}" if fields else " (not a section)")
-        return f"--config.{key}: unknown config key ({where} has no field {part!r}{hint})"
-      node, done = node[part], done + [part]
-  return None
-
-
-def sibling_module(config_file: str, name: str):
-  """Imports `<name>.py` from the folder of `config_file`: the shared helpers of
-  a config folder (e.g. `experiments/configs/pretrained/_common.py`), which
-  config files loaded by path cannot import as a package."""
-  path = Path(config_file).with_name(f"{name}.py")
-  spec = importlib.util.spec_from_file_location(f"_enhance_config_{path.parent.name}_{name}", path)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+def _tuples_as_in_schema(data: dict, schema) -> dict:
+  """JSON turns tuples into lists: give tuple-valued schema keys their tuples back."""
+  out = {}
+  for key, value in data.items():
+    ref = schema[key] if schema is not None and key in schema else None
+    if isinstance(value, dict):
+      out[key] = _tuples_as_in_schema(value, ref if isinstance(ref, ml_collections.ConfigDict)
+                                      else None)
+    elif isinstance(value, list) and isinstance(ref, tuple):
+      out[key] = tuple(value)
+    else:
+      out[key] = value
+  return out

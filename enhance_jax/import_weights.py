@@ -5,17 +5,18 @@
   python -m enhance_jax.import_weights --list
 
 Each model NAME is written to `output_dir/NAME` (`weights.variables.save_variables`),
-which the configs in experiments/configs/pretrained/ use as `init_checkpoint`.
+which the shipped configs `pretrained/NAME` (enhance_jax/configs/pretrained/) use as `init_checkpoint`.
 Every requested model is read and checked first; nothing is written unless
 all of them load.
 """
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-from absl import app, flags, logging
+from absl import flags
+
+from enhance_jax import cli
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Pretrained model name, a comma-separated list, or 'all'.")
@@ -43,40 +44,30 @@ def run(models: list[str], source_dir: str | os.PathLike | None,
 
 
 def main(argv):
-  del argv
-  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  cli.no_positional(argv)
+  cli.quiet_logs()
   from enhance_jax.weights import importers  # pylint: disable=g-import-not-at-top
   if FLAGS.list:
     for name in importers.names():
       spec = importers.PRETRAINED[name]
       print(f"{name:20s} {spec.description}  [{', '.join(spec.files)}]")
-    return 0
+    return
   if not FLAGS.model:
-    print("import_weights: error: --model is required (a name, a comma list or 'all'; "
-          "see --list).", file=sys.stderr)
-    return 2
+    cli.usage_error("--model is required (a name, a comma-separated list or 'all'; see --list)")
   models = importers.names() if FLAGS.model == "all" else [
       m.strip() for m in FLAGS.model.split(",") if m.strip()]
   unknown = [m for m in models if m not in importers.PRETRAINED]
   if unknown:
-    print(f"import_weights: error: unknown model(s) {', '.join(unknown)}; "
-          f"known: {', '.join(importers.names())}.", file=sys.stderr)
-    return 2
+    cli.usage_error(f"--model: unknown model(s) {', '.join(unknown)}; "
+                    f"known: {', '.join(importers.names())}")
   output_dir = FLAGS.output_dir or default_output_dir()
   try:
     written = run(models, FLAGS.source_dir, output_dir)
-  except (FileNotFoundError, ValueError, KeyError, OSError) as e:
-    msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-    print(f"import_weights: error: {msg}", file=sys.stderr)
-    return 1
+  except cli.USER_ERRORS as e:
+    cli.fail(e)
   for path in written:
     print(f"wrote {path}")
-  return 0
-
-
-def _entry():
-  app.run(lambda argv: sys.exit(main(argv)))
 
 
 if __name__ == "__main__":
-  _entry()
+  cli.run(main)

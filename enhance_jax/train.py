@@ -1,51 +1,36 @@
-"""Train a config: `python -m enhance_jax.train [--config=FILE] [--workdir=DIR]`.
+"""Train a config: `python -m enhance_jax.train [--config=SPEC] [--workdir=DIR] [--config.KEY=V]`.
 
-With no flags it trains the default config (experiments/configs/default.py)
-into ./workdir/default. Any config key can be overridden, e.g.
-`--config.train.num_steps=1000`. Running the same command again resumes.
+With no flags it trains the shipped default config (`enhance_jax/configs/default.py`) into
+./workdir/default. --config takes a file or a shipped config name; any key can be overridden,
+e.g. `--config.train.num_steps=1000`. Running the same command again resumes; with --workdir
+and no --config, the config saved in the workdir is resumed.
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-from absl import app, flags, logging
-from ml_collections import config_flags
+from absl import flags
 
-from enhance_jax import config as config_lib
-from enhance_jax import distributed
+from enhance_jax import cli, distributed
 
-_CONFIG = config_lib.define_config_flag("Config file (get_config()).")
+cli.define_config_flag("default (enhance_jax/configs/default.py), or the config saved in "
+                       "--workdir when resuming")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything "
-                               "(default: ./workdir/<config file name>).")
+                               "(default: ./workdir/<config name>).")
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"Unexpected arguments: {' '.join(argv[1:])}")
-  if not flags.FLAGS["verbosity"].present:
-    logging.set_verbosity(logging.WARNING)  # orbax and grain are chatty at INFO
-  distributed.initialize()
-  from enhance_jax.training import loop  # after jax.distributed is set up
+  cli.no_positional(argv)
+  cli.quiet_logs()
   try:
-    config = config_lib.resolve(_CONFIG, None)
-  except FileNotFoundError as e:
-    print(f"error: {e}", file=sys.stderr, flush=True)
-    sys.exit(1)
-  workdir = _WORKDIR.value or str(Path("workdir") / Path(_config_path()).stem)
-  logging.info("Config:\n%s", config)
-  import jax
-  if jax.process_index() == 0:
-    config_lib.save_run_config(config, workdir)
-  try:
-    loop.train_and_evaluate(config, workdir)
-  except (loop.NonFiniteLossError, ValueError, KeyError, FileNotFoundError) as e:
-    distributed.exit_with_error(e)
-
-
-def _config_path() -> str:
-  return config_flags.get_config_filename(flags.FLAGS["config"])
+    distributed.initialize()
+    workdir = _WORKDIR.value or str(Path("workdir") / cli.config_name())
+    config = cli.config(workdir)
+    from enhance_jax import api  # after jax.distributed is set up
+    api.train(config, workdir)
+  except cli.USER_ERRORS as e:
+    cli.fail(e)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)

@@ -1,13 +1,13 @@
 """Shared helpers of the study scripts in experiments/.
 
     from experiments import common       # (scripts put the repo root on sys.path)
-    cfg = common.load_config("experiments/configs/baselines/bm3d_bsd68_s25.py", "sigma=15")
+    cfg = common.load_config("baselines/bm3d_bsd68_s25", "sigma=15")
     summary = common.evaluate(cfg, output_json="runs/x/bm3d.json")   # the evaluator
     summary = common.train(cfg, "runs/x/dncnn")                        # train_and_evaluate
     common.write_table("experiments/results/x.md", "Title", columns, rows, profile="cpu")
 
 Training and evaluation go through `enhance_jax.training.loop.train_and_evaluate`
-and `enhance_jax.evaluate.run` in-process (no second loop). Result files name
+and `enhance_jax.api.evaluate` in-process (no second loop). Result files name
 the exact command, the date and the profile. Study scripts must not define an absl
 flag named `workdir` (enhance_jax.evaluate defines it; use e.g. `--runs_dir`).
 """
@@ -60,38 +60,10 @@ def check_profile(profile: str) -> str:
   return profile
 
 
-def load_config(path: str | Path, arg: str | None = None, **overrides):
-  """A config file (relative to experiments/configs/ or the repo root) with
-  dotted `overrides`, e.g. load_config("default.py", **{"train.num_steps": 10})."""
+def load_config(name: str | Path, arg: str | None = None, **overrides):
+  """A config by shipped name or path, with dotted `overrides` (checked against the schema)."""
   from enhance_jax import config as config_lib
-  p = Path(path)
-  if not p.is_absolute():
-    p = CONFIGS / p if (CONFIGS / p).exists() else ROOT / p
-  c = config_lib.load_config_file(p, arg)
-  return override(c, **overrides)
-
-
-def override(config, **overrides):
-  """Sets dotted keys in place ("data.max_eval_images"=8); returns the config."""
-  import ml_collections
-  for key, value in overrides.items():
-    *parents, leaf = key.split(".")
-    node = config
-    for k in parents:
-      if k not in node:
-        node[k] = ml_collections.ConfigDict()
-      node = node[k]
-    with node.unlocked() if hasattr(node, "unlocked") else _nullcontext():
-      node[leaf] = value
-  return config
-
-
-class _nullcontext:
-  def __enter__(self):
-    return self
-
-  def __exit__(self, *exc):
-    return False
+  return config_lib.load_config(str(name).removesuffix(".py"), arg, overrides)
 
 
 def train(config, workdir: str | Path, reuse: bool = True) -> dict:
@@ -116,10 +88,10 @@ def train(config, workdir: str | Path, reuse: bool = True) -> dict:
 
 def evaluate(config, workdir: str | Path | None = None, output_json: str | Path | None = None,
              reuse: bool = True) -> dict:
-  """Scores `config` with the evaluator (`enhance_jax.evaluate.run`): a trained
+  """Scores `config` with the evaluator (`enhance_jax.api.evaluate`): a trained
   workdir, imported weights (config.init_checkpoint) or a baseline config.
   With `reuse`, an existing `output_json` computed from the same config is returned."""
-  from enhance_jax import evaluate as evaluate_lib
+  from enhance_jax import api
   out = Path(output_json) if output_json else None
   key = config.to_json_best_effort(sort_keys=True)
   if reuse and out is not None and out.exists():
@@ -127,7 +99,7 @@ def evaluate(config, workdir: str | Path | None = None, output_json: str | Path 
     if prev.get("config") == key:
       return prev
   t0 = time.time()
-  result = evaluate_lib.run(config, str(workdir) if workdir else None, None)
+  result = api.evaluate(config, str(workdir) if workdir else None, None)
   result = {**result, "seconds": time.time() - t0, "config": key}
   if out is not None:
     out.parent.mkdir(parents=True, exist_ok=True)

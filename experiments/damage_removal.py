@@ -9,7 +9,7 @@ given the hole mask; the CNN sees only the damaged image).
   python experiments/damage_removal.py --profile=paper   # GPU/TPU (launch/), < 1 h
 
 The CNN trains through `train_and_evaluate` (experiments/configs/inpainting_cnn.py);
-all methods are scored by `evaluate.run` on the same damaged inputs
+all methods are scored by `api.evaluate` on the same damaged inputs
 (experiments/configs/baselines/inpaint_{telea,ns}_bsds500.py). Writes
 experiments/results/damage_removal.md, damage_removal.png and damage_removal_curves.png.
 """

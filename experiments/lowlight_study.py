@@ -11,7 +11,7 @@ Every network trains through `train_and_evaluate` (configs
 experiments/configs/lowlight_{cnn,unet,mirnet,gan}.py) and every method —
 networks, gamma / histogram equalisation / CLAHE (experiments/configs/baselines/
 *_lol.py) and Zero-DCE with the official weights (pretrained/zerodce.py) — is
-scored by `evaluate.run` on the same test inputs. Writes
+scored by `api.evaluate` on the same test inputs. Writes
 experiments/results/lowlight.md, lowlight_curves.png, lowlight_bars.png and
 lowlight_unpaired.png (DICM/LIME and LOL 778 enhanced side by side).
 """

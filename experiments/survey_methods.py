@@ -70,7 +70,7 @@ def set5_eval(config):
   c.eval.use_ema = bool(config.train.ema_decay)
   c.eval.round_uint8 = True
   c.eval.grid_images = 2
-  c.gan.enabled = False
+  c.task = "regression"
   return c
 
 

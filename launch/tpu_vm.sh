@@ -2,7 +2,7 @@
 # The same training command on every worker of a Cloud TPU VM slice.
 #
 #   TPU_NAME=my-v4-32 ZONE=us-central2-b launch/tpu_vm.sh \
-#     --config=experiments/configs/x.py --workdir=/mnt/shared/runs/x
+#     --config=NAME_OR_FILE --workdir=/mnt/shared/runs/x
 #
 # Runs, through `gcloud compute tpus tpu-vm ssh --worker=all --command=...`,
 #   cd $REPO_DIR && $SETUP && ENHANCE_JAX_DISTRIBUTED=on $PYTHON -m $MODULE ARGS

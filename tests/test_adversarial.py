@@ -25,7 +25,7 @@ def _gan_config():
   c.train.batch_size, c.train.log_every = 4, 1
   c.eval.grid_images = 1
   c.optimizer.schedule, c.optimizer.warmup_steps = "constant", 0
-  c.gan.enabled = True
+  c.task = "gan"
   c.gan.disc.name = "patchgan"
   c.gan.disc.kwargs = dict(features=8, n_layers=2, normalization="batch")
   c.gan.d_steps = 2

@@ -11,7 +11,7 @@ import pytest
 from enhance_jax import config as config_lib
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "experiments" / "configs" / "baselines"
+CONFIGS = ROOT / "enhance_jax" / "configs" / "baselines"
 
 
 def _run(tmp_path, config: str, *overrides: str) -> dict:
@@ -41,15 +41,17 @@ def test_bicubic_set5_matches_published(tmp_path):
 
 def test_every_baseline_config_loads():
   from enhance_jax.baselines import as_model
-  for path in sorted(CONFIGS.glob("[!_]*.py")):
-    c = config_lib.load_config_file(path)
+  for name in config_lib.shipped_configs():
+    if not name.startswith("baselines/"):
+      continue
+    c = config_lib.load_config(name)
     model = as_model(c)
     assert model.name == c.baseline.name
 
 
 def test_as_model_rejects_unknown_parameter():
   from enhance_jax.baselines import as_model
-  c = config_lib.load_config_file(CONFIGS / "median_bsd68_s25.py")
+  c = config_lib.load_config("baselines/median_bsd68_s25")
   c.baseline.kwargs.radius = 2
   with pytest.raises(ValueError, match="radius"):
     as_model(c)

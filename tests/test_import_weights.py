@@ -375,32 +375,29 @@ def test_import_weights_cli(tmp_path):
        f"--source_dir={tmp_path / 'src'}", f"--output_dir={tmp_path / 'out2'}"],
       capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
   assert proc.returncode == 1, proc.stderr
-  errors = [l for l in proc.stderr.splitlines() if "import_weights: error" in l]
+  errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+  assert proc.stderr.strip().splitlines()[-1] == errors[-1]
   assert len(errors) == 1 and "sigma=25.mat not found" in errors[0], proc.stderr
   assert not (tmp_path / "out2").exists()
 
 
 def test_pretrained_configs_fit_imported_weights(monkeypatch):
-  """Every experiments/configs/pretrained/<name>.py builds the model that holds NAME's weights."""
-  import importlib.util
+  """Every shipped config pretrained/<name> builds the model that holds NAME's weights."""
   from enhance_jax import models
+  from enhance_jax.config import load_config, shipped_configs
   from enhance_jax.weights.variables import check_shapes
   monkeypatch.setenv("ENHANCE_JAX_WEIGHTS", "/some/weights")
-  folder = REPO / "experiments" / "configs" / "pretrained"
-  files = sorted(p for p in folder.glob("*.py") if not p.name.startswith("_"))
-  assert {p.stem for p in files} == set(importers.names())
-  for path in files:
-    spec = importlib.util.spec_from_file_location(f"_cfg_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    c = module.get_config()
-    assert c.init_checkpoint == f"/some/weights/{path.stem}"
+  names = [n.split("/", 1)[1] for n in shipped_configs() if n.startswith("pretrained/")]
+  assert set(names) == set(importers.names())
+  for name in names:
+    c = load_config(f"pretrained/{name}")
+    assert c.init_checkpoint == f"/some/weights/{name}"
     model = models.get(c.model.name, **dict(c.model.kwargs))
     x = jnp.zeros((1, 8, 8, c.data.channels))
     extra = {k: jnp.zeros((1,)) for k in models.extra_inputs(model)}
     shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), x, **extra))
-    want = importers.expected_variables(path.stem)
-    check_shapes(dict(want), dict(shapes), str(path))
+    want = importers.expected_variables(name)
+    check_shapes(dict(want), dict(shapes), name)
     if c.data.name in ("bsd68", "cbsd68"):
       assert c.data.degrade.startswith("gaussian_noise(") and not c.eval.y_channel
       assert c.eval.crop_border == 0 and c.eval.round_uint8
@@ -408,8 +405,5 @@ def test_pretrained_configs_fit_imported_weights(monkeypatch):
       scale = c.data.kwargs.scale
       assert c.eval.y_channel and c.eval.crop_border == scale
       assert c.data.degrade == f"bicubic_up(scale={scale})" and c.data.scale == scale
-  spec = importlib.util.spec_from_file_location("_cfg_dncnn_b", folder / "dncnn_b.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config("sigma=50,data=set12")
+  c = load_config("pretrained/dncnn_b", "sigma=50,data=set12")
   assert c.data.name == "set12" and c.data.degrade == "gaussian_noise(sigma=50)"

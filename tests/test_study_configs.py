@@ -1,5 +1,5 @@
-"""Every config in experiments/configs loads and builds its model; a 2-step
-smoke run of the low-light CNN's cpu profile through the trainer."""
+"""Every shipped config (enhance_jax/configs) loads, passes the schema and builds its model; a
+2-step smoke run of the low-light CNN's cpu profile through the trainer."""
 from __future__ import annotations
 
 import json
@@ -11,25 +11,23 @@ import jax.numpy as jnp
 import pytest
 
 from enhance_jax import models
-from enhance_jax.config import load_config_file
+from enhance_jax.config import load_config, shipped_configs
 from enhance_jax.training import components
 
-CONFIGS = Path(__file__).resolve().parents[1] / "experiments" / "configs"
-PROFILED = ("lowlight_cnn.py", "lowlight_unet.py", "lowlight_mirnet.py", "inpainting_cnn.py")
-CASES = [(p, None) for p in sorted(CONFIGS.rglob("*.py")) if not p.name.startswith("_")]
-CASES += [(CONFIGS / f, "cpu") for f in PROFILED]
+PROFILED = ("lowlight_cnn", "lowlight_unet", "lowlight_mirnet", "inpainting_cnn")
+CASES = [(name, None) for name in shipped_configs()] + [(name, "cpu") for name in PROFILED]
 
 
 def _id(case):
-  path, arg = case
-  return str(path.relative_to(CONFIGS)) + (f":{arg}" if arg else "")
+  name, arg = case
+  return name + (f":{arg}" if arg else "")
 
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_config_loads_and_builds(case):
-  path, arg = case
-  config = load_config_file(path, arg)
-  if config.get("baseline", {}).get("name", "") if "baseline" in config else "":
+  name, arg = case
+  config = load_config(name, arg)
+  if config.baseline.name:
     from enhance_jax.baselines import as_model
     assert as_model(config).name == config.baseline.name
     return
@@ -42,20 +40,20 @@ def test_config_loads_and_builds(case):
   shapes = jax.eval_shape(
       lambda x, e: model.init({"params": key, "dropout": key}, x, train=False, **e), x, extras)
   assert jax.tree.leaves(shapes["params"]), f"{_id(case)}: model has no parameters"
-  if config.get("gan", {}).get("enabled", False):
+  if config.task == "gan":
     assert models.get(config.gan.disc.name, **dict(config.gan.disc.kwargs)) is not None
 
 
 def test_profiles_reject_unknown():
   with pytest.raises(ValueError, match="profile"):
-    load_config_file(CONFIGS / "lowlight_cnn.py", "gpu")
+    load_config("lowlight_cnn", "gpu")
 
 
 def test_lowlight_cnn_cpu_two_steps(tmp_path, shared_data):
   """The cpu profile trains 2 steps and logs what the study's curves need."""
   del shared_data
   from enhance_jax.training import loop
-  c = load_config_file(CONFIGS / "lowlight_cnn.py", "cpu")
+  c = load_config("lowlight_cnn", "cpu")
   c.train.batch_size = 4
   c.train.num_steps = 2
   c.train.log_every = 1
@@ -74,7 +72,7 @@ def test_lowlight_cnn_cpu_two_steps(tmp_path, shared_data):
 
 def test_readme_generator_lists_every_study():
   import importlib.util
-  path = CONFIGS.parents[0] / "update_readme.py"
+  path = Path(__file__).resolve().parents[1] / "experiments" / "update_readme.py"
   spec = importlib.util.spec_from_file_location("_update_readme", path)
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)

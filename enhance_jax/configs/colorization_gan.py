@@ -41,7 +41,7 @@ def get_config():
   c.optimizer.b1 = 0.5
   c.optimizer.grad_clip_norm = 0.0
 
-  c.gan.enabled = True
+  c.task = "gan"
   c.gan.disc.name = "colorization_disc"
   c.gan.disc.kwargs = ml_collections.ConfigDict(dict(features=(64, 128, 256, 512)))
   c.gan.conditional = True           # D sees (gray input, colour image)

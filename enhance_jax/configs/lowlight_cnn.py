@@ -2,7 +2,7 @@
 
 cnn_enhancement_lowlight_inpainting.txt, Task 1. A stack of 3x3 conv + ReLU
 mapping the low-light image to the normal-light one (no residual). Profiles
-(`--config=experiments/configs/lowlight_cnn.py:cpu`): see _profiles.py; cpu uses
+(`--config=lowlight_cnn:cpu`): see _profiles.py; cpu uses
 16 features x 6 layers.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from enhance_jax.config import base_config, sibling_module
+from enhance_jax.config import base_config
 
-_profiles = sibling_module(__file__, "_profiles")
+from enhance_jax.configs import _profiles
 
 
 def get_config(profile: str = "paper") -> ml_collections.ConfigDict:

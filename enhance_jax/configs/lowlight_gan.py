@@ -33,7 +33,7 @@ def get_config():
   c.optimizer.b1 = 0.5
   c.optimizer.grad_clip_norm = 0.0
 
-  c.gan.enabled = True
+  c.task = "gan"
   c.gan.disc.name = "patchgan"
   c.gan.disc.kwargs = ml_collections.ConfigDict(dict(features=64, n_layers=3,
                                                      normalization="batch"))

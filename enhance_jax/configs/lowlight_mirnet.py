@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import ml_collections
 
-from enhance_jax.config import base_config, sibling_module
+from enhance_jax.config import base_config
 
-_profiles = sibling_module(__file__, "_profiles")
+from enhance_jax.configs import _profiles
 
 
 def get_config(profile: str = "paper") -> ml_collections.ConfigDict:

@@ -34,7 +34,7 @@ def get_config():
   c.optimizer.b1 = 0.9
   c.optimizer.grad_clip_norm = 0.0
 
-  c.gan.enabled = True
+  c.task = "gan"
   c.gan.disc.name = "srgan_disc"
   c.gan.disc.kwargs = ml_collections.ConfigDict(dict(features=64, n_blocks=8, dense=1024))
   c.gan.conditional = False          # LR input and HR output differ in size

@@ -33,7 +33,11 @@ Batch = dict[str, jax.Array]
 def parse_spec(spec: str) -> list[tuple[str, dict]]:
   """'a(x=1)|b' -> [('a', {'x': 1}), ('b', {})]. Empty spec -> []."""
   ops = []
-  for part in filter(None, (p.strip() for p in (spec or "").split("|"))):
+  parts = [p.strip() for p in (spec or "").split("|")] if (spec or "").strip() else []
+  if any(not p for p in parts):
+    raise ValueError(f"Degradation spec {spec!r}: an empty op (a stray '|'); join ops as "
+                     "'a(...)|b(...)'.")
+  for part in parts:
     try:
       node = ast.parse(part if "(" in part else part + "()", mode="eval").body
     except SyntaxError as e:
@@ -57,6 +61,8 @@ def build(spec: str) -> Callable[[Batch, jax.Array], Batch]:
   its own key, `fold_in(key, position)`.
   """
   ops = [(DEGRADATIONS.lookup(name), kwargs, name) for name, kwargs in parse_spec(spec)]
+  for fn, kwargs, name in ops:
+    check_params(fn, name, kwargs, leading=2)
 
   def apply(batch: Batch, key: jax.Array) -> Batch:
     batch = dict(batch)
@@ -67,6 +73,20 @@ def build(spec: str) -> Callable[[Batch, jax.Array], Batch]:
 
   apply.spec = spec
   return apply
+
+
+def check_params(fn: Callable, name: str, kwargs: dict, leading: int) -> None:
+  """Raises ValueError when `kwargs` are not parameters of op `fn` (after `leading` positional
+  ones), naming the op and its parameters: a typo fails when the spec is built, not in jit."""
+  import inspect
+  params = list(inspect.signature(fn).parameters.values())[leading:]
+  known = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+  if any(p.kind == p.VAR_KEYWORD for p in params):
+    return
+  unknown = [k for k in kwargs if k not in known]
+  if unknown:
+    raise ValueError(f"{name}(): unknown parameter {unknown[0]!r}; it takes "
+                     f"{', '.join(known) or 'no parameters'}.")
 
 
 def per_image(key: jax.Array, value, n: int) -> jax.Array:

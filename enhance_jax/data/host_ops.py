@@ -17,7 +17,7 @@ from PIL import Image
 
 from enhance_jax.registry import Registry
 from enhance_jax.data import bicubic
-from enhance_jax.data.degradations import parse_spec
+from enhance_jax.data.degradations import check_params, parse_spec
 
 HOST_OPS = Registry("host degradation")
 register = HOST_OPS.register
@@ -74,6 +74,8 @@ def build(spec: str) -> Callable[[dict, np.random.Generator], dict]:
   An empty spec returns the example unchanged. Unknown names raise KeyError here.
   """
   ops = [(HOST_OPS.lookup(name), kwargs) for name, kwargs in parse_spec(spec)]
+  for (fn, kwargs), (name, _) in zip(ops, parse_spec(spec)):
+    check_params(fn, name, kwargs, leading=2)
 
   def apply(example: dict, rng: np.random.Generator) -> dict:
     if not ops:

@@ -3,7 +3,7 @@
 `baseline_config(name, kwargs, task)` = the data, degradation and metric protocol
 of `task`, plus `config.baseline` (a key of `enhance_jax.baselines.BASELINES`
 and its parameters). Evaluate with
-`python -m enhance_jax.evaluate --config=experiments/configs/baselines/<file>.py --output_json=F`.
+`python -m enhance_jax.evaluate --config=baselines/<name> --output_json=F`.
 `arg` (after ':' in --config) overrides the condition: 'sigma=50', 'max_images=8'.
 """
 from __future__ import annotations

@@ -1,9 +1,7 @@
 """3x3 median filter on BSD68 σ=25."""
 from __future__ import annotations
 
-from enhance_jax.config import sibling_module
-
-_common = sibling_module(__file__, "_common")
+from enhance_jax.configs.baselines import _common
 
 
 def get_config(arg=None):

@@ -3,9 +3,7 @@ Published 33.89 / 31.23 / 29.58 / 27.92 / 24.47 (σ 15/25/35/50/75).
 """
 from __future__ import annotations
 
-from enhance_jax.config import sibling_module
-
-_common = sibling_module(__file__, "_common")
+from enhance_jax.configs.pretrained import _common
 
 
 def get_config(arg=None):

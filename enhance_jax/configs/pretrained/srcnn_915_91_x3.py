@@ -3,9 +3,7 @@ No published Set5 number stored for this variant.
 """
 from __future__ import annotations
 
-from enhance_jax.config import sibling_module
-
-_common = sibling_module(__file__, "_common")
+from enhance_jax.configs.pretrained import _common
 
 
 def get_config(arg=None):

@@ -3,9 +3,7 @@ Published (TPAMI 2016) 36.66 (bicubic 33.66) dB.
 """
 from __future__ import annotations
 
-from enhance_jax.config import sibling_module
-
-_common = sibling_module(__file__, "_common")
+from enhance_jax.configs.pretrained import _common
 
 
 def get_config(arg=None):

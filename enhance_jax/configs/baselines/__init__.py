@@ -1,0 +1,1 @@
+"""Shipped run configs (`--config=NAME` finds them by name)."""
