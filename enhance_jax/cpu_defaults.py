@@ -13,12 +13,31 @@
 Both must happen before JAX starts its backend and threads, so
 `enhance_jax/__init__.py` calls `apply()` first thing; importing enhance_jax
 after JAX has run a computation leaves the flags unset (a warning says so).
-`ENHANCE_JAX_NO_CPU_DEFAULTS=1` turns both off. Numbers: BENCHMARKS.md.
+
+Only for CPU runs. Both settings are for XLA:CPU and are decided before any
+backend exists, so `apply()` applies them only when JAX can only run on CPU in
+this process (`cpu_only()`):
+- JAX_PLATFORMS (or `jax_platforms`, if JAX was imported and configured first)
+  names only `cpu`; any other platform in it (`cuda`, `rocm`, `tpu`, ...) means
+  no; or, where it is unset,
+- no accelerator is installed for JAX to pick: no JAX PJRT plugin (a module
+  under the `jax_plugins` namespace or a `jax_plugins` entry point, as the CUDA
+  and ROCm plugins `jax_cuda*_plugin` / `jax_rocm*_plugin` install), no
+  `jax_cuda*`/`jax_rocm*` plugin package, no `libtpu`, and neither
+  TPU_LIBRARY_PATH nor PJRT_NAMES_AND_LIBRARY_PATHS set.
+If JAX has already initialised its backends, they decide: all CPU or not.
+A machine with an accelerator plugin that runs on CPU anyway gets the settings
+with JAX_PLATFORMS=cpu. `ENHANCE_JAX_NO_CPU_DEFAULTS=1` turns both off
+everywhere. Numbers: BENCHMARKS.md.
 """
 from __future__ import annotations
 
 import ctypes
+import importlib.metadata
+import importlib.util
 import os
+import pkgutil
+import re
 import sys
 import warnings
 
@@ -34,15 +53,45 @@ CPU_DEFAULTS = ("--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 # mallopt(3) parameters (glibc malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
 
+# Top-level packages of JAX's accelerator backends (GPU plugins, TPU runtime).
+_ACCELERATOR_PACKAGES = re.compile(r"jax_(cuda|rocm)\d*_(plugin|pjrt)|libtpu(_nightly)?")
+
+
+def _backends() -> dict:
+  bridge = sys.modules.get("jax._src.xla_bridge")
+  return getattr(bridge, "_backends", None) or {}
+
 
 def _backend_initialised() -> bool:
-  bridge = sys.modules.get("jax._src.xla_bridge")
-  return bool(getattr(bridge, "_backends", None))
+  return bool(_backends())
+
+
+def accelerator_plugins() -> list[str]:
+  """Installed JAX accelerator backends: plugin modules and packages (see the module docstring)."""
+  found = [m.name for m in pkgutil.iter_modules() if _ACCELERATOR_PACKAGES.fullmatch(m.name)]
+  spec = importlib.util.find_spec("jax_plugins")
+  if spec is not None and spec.submodule_search_locations:
+    found += ["jax_plugins." + m.name for m in pkgutil.iter_modules(spec.submodule_search_locations)]
+  found += [ep.value for ep in importlib.metadata.entry_points(group="jax_plugins")]
+  found += [v for v in ("TPU_LIBRARY_PATH", "PJRT_NAMES_AND_LIBRARY_PATHS") if os.environ.get(v)]
+  return sorted(set(found))
+
+
+def cpu_only() -> bool:
+  """True when JAX can only run on CPU in this process (the rule of the module docstring)."""
+  if _backend_initialised():
+    return set(_backends()) <= {"cpu"}
+  jax = sys.modules.get("jax")
+  platforms = (jax.config.jax_platforms if jax is not None and hasattr(jax, "config")
+               else os.environ.get("JAX_PLATFORMS"))
+  if platforms:
+    return {p.strip().lower() for p in platforms.split(",")} <= {"cpu"}
+  return not accelerator_plugins()
 
 
 def apply() -> None:
-  """Applies both settings unless ENHANCE_JAX_NO_CPU_DEFAULTS is set."""
-  if os.environ.get("ENHANCE_JAX_NO_CPU_DEFAULTS"):
+  """Applies both settings when `cpu_only()`, unless ENHANCE_JAX_NO_CPU_DEFAULTS is set."""
+  if os.environ.get("ENHANCE_JAX_NO_CPU_DEFAULTS") or not cpu_only():
     return
   apply_xla_flags()
   keep_freed_memory()
