@@ -54,6 +54,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.max_eval_images = 0         # 0 = all
   c.data.num_workers = 0             # grain worker processes (0 = in-process)
   c.data.prefetch = 2
+  c.data.cache_mb = 1024             # decode the training set once into memory if it fits (0 = off)
+  c.data.crops_per_image = 1         # consecutive training patches cut from one decoded image
+  c.data.device_prefetch = 2         # batches copied to the devices ahead of the step
 
   c.loss = "l1"                      # e.g. "l1", "charbonnier", "0.84*ssim+0.16*l1"
   c.task = "regression"              # what the trainer runs: "regression" or "gan" (uses c.gan)
@@ -241,11 +244,19 @@ def _run_get_config(path: Path, arg: str | None) -> ml_collections.ConfigDict:
   except ConfigError:
     raise
   except Exception as e:  # noqa: BLE001
-    raise ConfigError(f"{path}: get_config({arg!r}) failed: {_one_line(e)}") from None
+    raise ConfigError(f"{_where_in(path, e)}: get_config({arg!r}) failed: {_one_line(e)}") from None
   if not isinstance(config, ml_collections.ConfigDict):
     raise ConfigError(f"{path}: get_config() returned a {type(config).__name__}, not an "
                       "ml_collections.ConfigDict (start from enhance_jax.config.base_config()).")
   return config
+
+
+def _where_in(path: Path, e: BaseException) -> str:
+  """'file.py:LINE' of the deepest traceback frame inside the config file, else 'file.py'."""
+  import traceback
+  lines = [f.lineno for f in traceback.extract_tb(e.__traceback__)
+           if Path(f.filename).resolve() == path.resolve()]
+  return f"{path}:{lines[-1]}" if lines else str(path)
 
 
 def _one_line(e: BaseException) -> str:
@@ -285,23 +296,26 @@ def check_keys(config: ml_collections.ConfigDict, where: str) -> None:
   _check_node(config, _schema(), "", where)
 
 
-def _check_node(node, schema, prefix: str, where: str) -> None:
+def _check_node(node, schema, prefix: str, where: str, shown: str | None = None) -> None:
+  """`prefix`: the node's path in the schema; `shown`: its path in the config (messages)."""
+  shown = prefix if shown is None else shown
   for key in list(node.keys()):
     path = f"{prefix}.{key}" if prefix else key
+    label = f"{shown}.{key}" if shown else key
     value = node[key]
     if path in FREE_SECTIONS:
       if not isinstance(value, (ml_collections.ConfigDict, dict)):
-        raise ConfigError(f"{where}: config.{path} must be a section of keyword arguments, "
+        raise ConfigError(f"{where}: config.{label} must be a section of keyword arguments, "
                           f"not {value!r}.")
       continue
     if path in NAMED_SECTIONS:
       _check_named(value, path, where)
       continue
     if key not in schema:
-      raise ConfigError(f"{where}: config.{path} is not a config key{_hint(key, schema, prefix)}")
-    _check_value_type(value, schema[key], path, where)
+      raise ConfigError(f"{where}: config.{label} is not a config key{_hint(key, schema, prefix)}")
+    _check_value_type(value, schema[key], label, where)
     if isinstance(schema[key], ml_collections.ConfigDict):
-      _check_node(value, schema[key], path, where)
+      _check_node(value, schema[key], path, where, label)
 
 
 def _check_named(section, path: str, where: str) -> None:
@@ -319,7 +333,7 @@ def _check_named(section, path: str, where: str) -> None:
         hint = f"; did you mean {close[0]}?" if close else f"; use {', '.join(allowed)}."
         raise ConfigError(f"{where}: config.{path}.{name}.{sub} is not allowed{hint}")
       _check_value_type(entry[sub], _schema()[sub], f"{path}.{name}.{sub}", where)
-      _check_node(entry[sub], _schema()[sub], sub, f"{where} (config.{path}.{name})")
+      _check_node(entry[sub], _schema()[sub], sub, where, f"{path}.{name}.{sub}")
 
 
 def _hint(key: str, schema, prefix: str) -> str:

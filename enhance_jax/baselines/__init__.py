@@ -59,7 +59,7 @@ class MaskedBaselineModel(BaselineModel):
 def as_model(config: ml_collections.ConfigDict) -> BaselineModel:
   """The baseline `config.baseline.name` with `config.baseline.kwargs`, as a model."""
   name = config.baseline.name
-  kwargs = dict(config.baseline.get("kwargs", {}))
+  kwargs = dict(config.baseline.kwargs)
   fn = BASELINES.lookup(name)
   takes = inspect.signature(fn).parameters
   unknown = set(kwargs) - set(list(takes)[1:])

@@ -9,16 +9,16 @@ def schedule(cfg: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
   """'constant', 'warmup_cosine' (linear warmup, cosine to lr*end_lr_factor) or
   'step' (x0.5 at each of cfg.boundaries, fractions of num_steps)."""
   lr = cfg.learning_rate
-  warmup = min(int(cfg.get("warmup_steps", 0)), max(num_steps - 1, 0))
+  warmup = min(int(cfg.warmup_steps), max(num_steps - 1, 0))
   if cfg.schedule == "constant":
     return optax.constant_schedule(lr) if not warmup else optax.join_schedules(
         [optax.linear_schedule(0.0, lr, warmup), optax.constant_schedule(lr)], [warmup])
   if cfg.schedule == "warmup_cosine":
     return optax.warmup_cosine_decay_schedule(
         0.0 if warmup else lr, lr, warmup, max(num_steps, warmup + 1),
-        end_value=lr * cfg.get("end_lr_factor", 0.0))
+        end_value=lr * cfg.end_lr_factor)
   if cfg.schedule == "step":
-    bounds = {int(f * num_steps): 0.5 for f in cfg.get("boundaries", (0.5, 0.75))}
+    bounds = {int(f * num_steps): 0.5 for f in cfg.boundaries}
     return optax.piecewise_constant_schedule(lr, bounds)
   raise ValueError(f"config.optimizer.schedule={cfg.schedule!r}: use constant, warmup_cosine or step.")
 
@@ -33,13 +33,13 @@ def build(cfg: ml_collections.ConfigDict, num_steps: int
   elif name == "adamw":
     opt = optax.adamw(lr, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay)
   elif name == "sgd":
-    opt = optax.sgd(lr, momentum=cfg.get("momentum", 0.9), nesterov=True)
+    opt = optax.sgd(lr, momentum=cfg.momentum, nesterov=True)
   else:
     raise ValueError(f"config.optimizer.name={name!r}: use adam, adamw or sgd.")
   parts = []
-  if cfg.get("grad_clip_norm", 0):
+  if cfg.grad_clip_norm:
     parts.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
-  if name == "adam" and cfg.get("weight_decay", 0):
+  if name == "adam" and cfg.weight_decay:
     parts.append(optax.add_decayed_weights(cfg.weight_decay))
   parts.append(opt)
   return optax.chain(*parts), lr
