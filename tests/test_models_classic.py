@@ -41,6 +41,9 @@ CASES = [
     ("subpixel_sr", dict(scale=2, features=8, num_blocks=0, activation="tanh"), (2, 5, 3, 1), {},
      (2, 10, 6, 1)),
     ("zerodce", dict(features=8), (1, 7, 9, 3), {}, (1, 7, 9, 3)),
+    ("espcn", dict(scale=3), (1, 5, 7, 3), {}, (1, 15, 21, 3)),
+    ("espcn", dict(scale=2, color="all"), (2, 5, 3, 1), {}, (2, 10, 6, 1)),
+    ("srresnet", dict(scale=4, features=8, num_blocks=2), (1, 5, 6, 3), {}, (1, 20, 24, 3)),
 ]
 
 
@@ -138,6 +141,7 @@ def test_dncnn_learns_and_updates_batch_stats():
     ("srcnn", dict(features=(8, 4)), (2, 10, 10, 1), {}, 1),
     ("subpixel_sr", dict(scale=2, features=8, num_blocks=1), (2, 6, 6, 3), {}, 2),
     ("zerodce", dict(features=8), (2, 8, 8, 3), {}, 1),
+    ("espcn", dict(scale=2, color="all"), (2, 6, 6, 3), {}, 2),
 ])
 def test_adam_lowers_loss(name, kwargs, shape, extra, scale):
   k1, k2 = jax.random.split(jax.random.key(5))
@@ -228,3 +232,70 @@ def test_plain_cnn_first_layer_same_with_and_without_normalization():
   assert set(vb["params"]["conv1"]) == {"kernel"} and set(vb["params"]["conv2"]) == {"kernel"}
   assert set(vb["params"]["conv3"]) == {"kernel", "bias"}  # output conv, not normalised
   assert _count(vp["params"]) - _count(vb["params"]) == 2 * 8 - 2 * 2 * 8  # -biases +BN scale/bias
+
+
+def test_espcn_and_srresnet_param_counts_match_papers():
+  """Counted from the papers' layer lists. ESPCN (Shi et al. 2016): (f1, n1) =
+  (5, 64), (f2, n2) = (3, 32), f3 = 3 to r^2 channels, on Y. SRResNet (Ledig et
+  al. 2017, Fig. 4): k9n64 + PReLU, 16 x (k3n64-BN-PReLU-k3n64-BN), k3n64-BN,
+  2 x (k3n256, shuffle x2, PReLU), k9n3; bias-free convs before BN,
+  per-channel PReLU."""
+  for r in (2, 3, 4):
+    v = _init_shapes(models.get("espcn", scale=r), jnp.zeros((1, 8, 8, 3)))
+    assert _count(v["params"]) == _conv(5, 1, 64) + _conv(3, 64, 32) + _conv(3, 32, r * r)
+  assert [_conv(5, 1, 64) + _conv(3, 64, 32) + _conv(3, 32, r * r) for r in (2, 3, 4)] == [
+      21_284, 22_729, 24_752]
+  v = _init_shapes(models.get("srresnet"), jnp.zeros((1, 8, 8, 3)))
+  bn, prelu = 2 * 64, 64
+  block = 2 * _conv(3, 64, 64, False) + 2 * bn + prelu
+  expected = (_conv(9, 3, 64) + prelu + 16 * block + _conv(3, 64, 64, False) + bn
+              + 2 * (_conv(3, 64, 256) + prelu) + _conv(9, 64, 3))
+  assert _count(v["params"]) == expected == 1_548_547
+  assert _count(v["batch_stats"]) == 33 * 2 * 64
+  p = v["params"]
+  assert p["head"]["kernel"].shape == (9, 9, 3, 64) and p["tail"]["kernel"].shape == (9, 9, 64, 3)
+  assert sum(k.startswith("block") for k in p) == 16
+  assert p["up0"]["kernel"].shape == p["up1"]["kernel"].shape == (3, 3, 64, 256)
+
+
+def test_espcn_layers_and_luma_path():
+  """conv1 5x5 tanh, conv2 3x3 tanh, conv3 3x3 linear, shuffle (checked against
+  a direct numpy/lax composition); with color='y' Cb/Cr are the MATLAB-bicubic
+  upscaled input chroma and only Y comes from the net."""
+  from enhance_jax.data import bicubic
+  x = jax.random.uniform(jax.random.key(2), (1, 6, 7, 1))
+  m = models.get("espcn", scale=2, color="all")
+  v = m.init(jax.random.key(0), x)
+  p = v["params"]
+
+  def conv(h, layer):
+    out = jax.lax.conv_general_dilated(h, p[layer]["kernel"], (1, 1), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return out + p[layer]["bias"]
+
+  h = conv(jnp.tanh(conv(jnp.tanh(conv(x, "conv1")), "conv2")), "conv3")  # (1, 6, 7, 4)
+  want = h.reshape(1, 6, 7, 2, 2).transpose(0, 1, 3, 2, 4).reshape(1, 12, 14, 1)
+  np.testing.assert_allclose(m.apply(v, x), want, atol=1e-5)
+
+  rgb = jax.random.uniform(jax.random.key(3), (1, 6, 7, 3))
+  my = models.get("espcn", scale=2)
+  vy = my.init(jax.random.key(0), rgb)
+  out = sr_lib.rgb_to_ycbcr(my.apply(vy, rgb))
+  chroma = bicubic.imresize(sr_lib.rgb_to_ycbcr(rgb)[..., 1:], scale=2)
+  np.testing.assert_allclose(out[..., 1:], chroma, atol=1e-5)
+  y_only = my.apply(vy, sr_lib.rgb_to_ycbcr(rgb)[..., :1])
+  np.testing.assert_allclose(out[..., :1], y_only, atol=1e-5)
+
+
+def test_srresnet_learns_and_updates_batch_stats():
+  k1, k2 = jax.random.split(jax.random.key(4))
+  x = jax.random.uniform(k1, (2, 5, 5, 3))
+  target = jax.random.uniform(k2, (2, 10, 10, 3))
+  model = models.get("srresnet", scale=2, features=8, num_blocks=2)
+  losses, rest = _fit(model, x, target, mutable_bn=True)
+  assert losses[-1] < losses[0], losses
+  init_stats = model.init(jax.random.key(0), x)["batch_stats"]
+  moved = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), rest["batch_stats"], init_stats)
+  assert max(jax.tree.leaves(moved)) > 0
+  with pytest.raises(ValueError, match="power of two"):
+    models.get("srresnet", scale=3).init(jax.random.key(0), x)

@@ -1,4 +1,5 @@
-"""Super-resolution nets: SRCNN (on a bicubic-upsampled input), a sub-pixel net on the LR image."""
+"""Super-resolution nets: SRCNN (on a bicubic-upsampled input); on the LR image:
+ESPCN and SRResNet (as published) and `subpixel_sr` (our EDSR-style residual net)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -8,26 +9,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from enhance_jax.data import bicubic
+from enhance_jax.data.color import rgb_to_ycbcr, ycbcr_to_rgb  # MATLAB rgb2ycbcr / ycbcr2rgb
 from enhance_jax.models import layers
 from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
-
-# MATLAB rgb2ycbcr for [0, 1] inputs: ycbcr = (OFFSET + M @ rgb) / 255.
-_YCBCR_M = np.array([[65.481, 128.553, 24.966],
-                     [-37.797, -74.203, 112.0],
-                     [112.0, -93.786, -18.214]], np.float32)
-_YCBCR_OFFSET = np.array([16.0, 128.0, 128.0], np.float32)
-
-
-def rgb_to_ycbcr(x: jax.Array) -> jax.Array:
-  """MATLAB `rgb2ycbcr` on NHWC RGB in [0, 1] -> YCbCr in [0, 1] (Y in [16, 235]/255)."""
-  return (x @ jnp.asarray(_YCBCR_M.T) + jnp.asarray(_YCBCR_OFFSET)) / 255.0
-
-
-def ycbcr_to_rgb(x: jax.Array) -> jax.Array:
-  """Inverse of `rgb_to_ycbcr` (MATLAB `ycbcr2rgb`, not clipped)."""
-  inv = np.linalg.inv(_YCBCR_M).astype(np.float32)
-  return (x * 255.0 - jnp.asarray(_YCBCR_OFFSET)) @ jnp.asarray(inv.T)
 
 
 def _conv_padded(x, features, k, padding, name, dtype=jnp.float32):
@@ -104,12 +90,14 @@ class _ResBlock(nn.Module):
 
 @register("subpixel_sr")
 class SubPixelSR(nn.Module):
-  """ESPCN/EDSR-style SR on the LR image: x (N, h, w, C) in [0, 1] -> (N, r*h, r*w, C).
+  """Our EDSR-style residual sub-pixel net (not a published architecture; for the
+  published ones see `espcn` and `srresnet`) on the LR image:
+  x (N, h, w, C) in [0, 1] -> (N, r*h, r*w, C).
 
-  conv head -> `num_blocks` residual blocks (conv, act, conv) -> conv + head skip
-  -> conv to C*r^2 channels -> `layers.pixel_shuffle`. With `upsample_skip`
-  the bilinear upsampled input is added, so the net learns a residual.
-  `num_blocks=0, features=64` with tanh gives an ESPCN-like net.
+  3x3 conv head -> `num_blocks` residual blocks (conv, [norm], act, conv, [norm],
+  x res_scale) -> conv + head skip -> conv to C*r^2 channels ->
+  `layers.pixel_shuffle`. With `upsample_skip` the bilinear upsampled input is
+  added, so the net learns a residual.
   """
   scale: int = 2
   features: int = 64
@@ -145,3 +133,128 @@ class SubPixelSR(nn.Module):
                          f"({out_ch} != {c}).")
       out = out + jax.image.resize(x, (n, h * r, w * r, c), method="bilinear")
     return out
+
+
+class PReLU(nn.Module):
+  """Parametric ReLU (He et al. 2015), one slope per channel, initialised to 0.25."""
+  init_slope: float = 0.25
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    a = self.param("alpha", nn.initializers.constant(self.init_slope), (x.shape[-1],))
+    return jnp.where(x >= 0, x, a.astype(x.dtype) * x)
+
+
+def _luma_sr(net, x: jax.Array, color: str, scale: int, name: str) -> jax.Array:
+  """Runs `net` on the luma only (color='y', 3-channel input: MATLAB rgb2ycbcr,
+  Cb/Cr upscaled with MATLAB bicubic, back to RGB) or on all channels."""
+  c = x.shape[-1]
+  if color == "y" and c == 3:
+    ycc = rgb_to_ycbcr(x)
+    y = net(ycc[..., :1]).astype(jnp.float32)
+    cbcr = bicubic.imresize(ycc[..., 1:], scale=scale)
+    return ycbcr_to_rgb(jnp.concatenate([y, cbcr], axis=-1))
+  if color == "y" and c == 1 or color == "all":
+    return net(x).astype(jnp.float32)
+  raise ValueError(f"{name}: color must be 'y' or 'all' (got {color!r}) and the input 1 or 3 "
+                   f"channels (got {c}).")
+
+
+@register("espcn")
+class ESPCN(nn.Module):
+  """ESPCN (Shi et al., "Real-Time Single Image and Video Super-Resolution Using
+  an Efficient Sub-Pixel Convolutional Neural Network", CVPR 2016), as in the
+  paper: 5x5 conv to 64 - tanh, 3x3 conv to 32 - tanh, 3x3 conv to C*r^2 (no
+  activation), periodic shuffle (`layers.pixel_shuffle`); 'SAME' zero padding.
+
+  x: (N, h, w, C) in [0, 1] (the LR image) -> (N, r*h, r*w, C) float32, unclipped.
+  color: 'y' (the paper: the net sees the MATLAB-YCbCr luma; for an RGB input
+    Cb/Cr are upscaled with MATLAB bicubic) or 'all' (the net maps C -> C).
+  Parameters (1-channel net, as in the paper): 5*5*64+64 + 3*3*64*32+32 +
+  3*3*32*r^2+r^2 = 20,128 + 289*r^2, i.e. 21,284 (x2), 22,729 (x3), 24,752 (x4).
+  """
+  scale: int = 3
+  features: Sequence[int] = (64, 32)
+  kernel_sizes: Sequence[int] = (5, 3, 3)
+  activation: str = "tanh"
+  color: str = "y"
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
+    del train, extra
+    act = layers.activation(self.activation)
+    (f1, f2), (k1, k2, k3), r = self.features, self.kernel_sizes, self.scale
+
+    def net(y):
+      h = act(Conv(f1, (k1, k1), padding="SAME", dtype=self.dtype, name="conv1")(y))
+      h = act(Conv(f2, (k2, k2), padding="SAME", dtype=self.dtype, name="conv2")(h))
+      h = Conv(y.shape[-1] * r * r, (k3, k3), padding="SAME", dtype=self.dtype, name="conv3")(h)
+      return layers.pixel_shuffle(h.astype(jnp.float32), r)
+
+    return _luma_sr(net, x, self.color, r, "espcn")
+
+
+class _SRResBlock(nn.Module):
+  """conv3x3 - BN - PReLU - conv3x3 - BN, plus the identity (SRGAN's generator)."""
+  features: int
+  normalization: str
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x, train):
+    bias = self.normalization in (None, "none", "")
+    h = Conv(self.features, (3, 3), padding="SAME", use_bias=bias, dtype=self.dtype,
+             name="conv1")(x)
+    h = PReLU(name="prelu")(layers.normalization(self.normalization, train)(h))
+    h = Conv(self.features, (3, 3), padding="SAME", use_bias=bias, dtype=self.dtype,
+             name="conv2")(h)
+    return x + layers.normalization(self.normalization, train)(h)
+
+
+@register("srresnet")
+class SRResNet(nn.Module):
+  """SRResNet, the generator of SRGAN (Ledig et al., "Photo-Realistic Single Image
+  Super-Resolution Using a Generative Adversarial Network", CVPR 2017, Fig. 4):
+
+    9x9 conv to 64 - PReLU                                  (head)
+    16 x [3x3 conv - BN - PReLU - 3x3 conv - BN, + input]   (residual blocks)
+    3x3 conv - BN, + head output                             (long skip)
+    log2(scale) x [3x3 conv to 256 - pixel shuffle x2 - PReLU]
+    9x9 conv to C                                            (tail, no activation)
+
+  Convs followed by BN have no bias (BN's offset replaces it); PReLU has one
+  slope per channel (He et al.), initialised to 0.25. 'SAME' zero padding.
+  x: (N, h, w, C) in [0, 1] (the LR image) -> (N, r*h, r*w, C) float32, unclipped.
+  Parameters at the paper's size (C=3, x4): head 15,616 + 64; blocks 16 x
+  (2 x 36,864 + 2 x 128 + 64) = 1,184,768; long skip 36,864 + 128; upsamplers
+  2 x (147,456 + 256 + 64) = 295,552; tail 15,555: 1,548,547 in all (plus the
+  BN running statistics, 33 x 128 = 4,224).
+  """
+  scale: int = 4
+  features: int = 64
+  num_blocks: int = 16
+  normalization: str = "batch"
+  out_channels: int | None = None
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
+    del extra
+    r, f = self.scale, self.features
+    if r < 2 or r & (r - 1):
+      raise ValueError(f"srresnet: scale must be a power of two (x2 sub-pixel steps), got {r}.")
+    bias = self.normalization in (None, "none", "")
+    head = PReLU(name="head_prelu")(Conv(f, (9, 9), padding="SAME", dtype=self.dtype,
+                                         name="head")(x))
+    h = head
+    for i in range(self.num_blocks):
+      h = _SRResBlock(f, self.normalization, self.dtype, name=f"block{i}")(h, train)
+    h = Conv(f, (3, 3), padding="SAME", use_bias=bias, dtype=self.dtype, name="body_out")(h)
+    h = layers.normalization(self.normalization, train)(h) + head
+    for i in range(int(np.log2(r))):
+      h = Conv(f * 4, (3, 3), padding="SAME", dtype=self.dtype, name=f"up{i}")(h)
+      h = PReLU(name=f"up{i}_prelu")(layers.pixel_shuffle(h, 2))
+    out = Conv(self.out_channels or x.shape[-1], (9, 9), padding="SAME", dtype=self.dtype,
+               name="tail")(h)
+    return out.astype(jnp.float32)
