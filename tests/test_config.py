@@ -302,3 +302,25 @@ def test_non_editable_install_runs_the_main_job_from_another_directory(tmp_path)
                          "--config.train.num_step=1"], cwd=elsewhere, env=env,
                         capture_output=True, text=True, timeout=600)
   assert "did you mean config.train.num_steps" in _one_error_line(proc)
+
+
+def test_readme_config_example_runs_as_written(tmp_path, shared_data):
+  """The README's Configs example loads as written and trains (2 tiny steps, both eval sets)."""
+  del shared_data
+  import re
+  text = (REPO / "README.md").read_text()
+  section = text[text.index("### Configs"):text.index("### Metrics and protocols")]
+  code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+  path = tmp_path / "my_dncnn.py"
+  path.write_text(code)
+  c = load_config(str(path))
+  assert c.model.name == "dncnn" and set(c.evals) == {"bsd68_s25", "set12_s25"}
+  from enhance_jax import api
+  small = load_config(str(path), overrides={
+      "model.kwargs.depth": 3, "model.kwargs.features": 4, "train.batch_size": 2,
+      "train.num_steps": 2, "train.eval_every": 2, "train.checkpoint_every": 2,
+      "train.log_every": 1, "data.eval_max_size": 32, "data.max_eval_images": 1,
+      "eval.grid_images": 1})
+  api.train(small, tmp_path / "run")
+  metrics = json.loads((tmp_path / "run" / "eval_metrics.json").read_text())
+  assert {"bsd68_s25", "set12_s25"} <= set(json.dumps(metrics).replace('"', " ").split())
