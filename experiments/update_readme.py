@@ -26,8 +26,6 @@ STUDIES = [
          "cnn_enhancement_lowlight_inpainting.txt (plain CNN, Adam 1e-3, MSE, ~100 epochs; "
          "MIRNet). Baselines: gamma, histogram equalisation, CLAHE, Zero-DCE (official weights); "
          "DICM/LIME enhanced side by side.",
-         runtime=("~10 min (4 networks x 250 steps + 5 baselines)",
-                  "LOL 100 epochs per network (~6k steps at batch 8): hours on one GPU"),
          choices="The CNN is 8 conv 3x3 + ReLU layers of 64 features mapping low to normal "
          "light (no residual); the autoencoder is our `unet` (5 levels, 32 base features, "
          "concat skips, transposed-conv up-sampling); MIRNet uses its own recipe (Charbonnier, "
@@ -39,7 +37,6 @@ STUDIES = [
          reproduces="Task 3 of cnn_enhancement_lowlight_inpainting.txt: a CNN removes black "
          "holes from BSDS500 images (train split -> test split), against OpenCV Telea and "
          "Navier-Stokes inpainting.",
-         runtime=("~5 min (300 steps + 2 baselines)", "100 epochs of BSDS500 train: < 1 h on a GPU"),
          choices="Holes: 1-3 black rectangles of 10-25 % of each side. The CNN is a residual "
          "U-Net that sees only the damaged image (as in the study); the OpenCV methods get the "
          "mask. L1 loss, Adam 1e-3."),
