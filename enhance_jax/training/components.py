@@ -13,18 +13,11 @@ import ml_collections
 import numpy as np
 
 from enhance_jax import models
+from enhance_jax.data import builders  # noqa: F401  (importing it registers the TFDS-backed sets)
 from enhance_jax.data import degradations, sources
 from enhance_jax.metrics import image_quality
 from enhance_jax.training import checkpointing
 from enhance_jax.weights import variables as variables_io
-
-
-def _register_datasets() -> None:
-  try:
-    import enhance_jax.data.builders  # noqa: F401  (registers the TFDS-backed sets)
-  except ImportError as e:  # builders need tensorflow-datasets
-    if "enhance_jax.data.builders" not in str(e):
-      raise
 
 
 def model(config: ml_collections.ConfigDict):
@@ -37,7 +30,6 @@ def model(config: ml_collections.ConfigDict):
 
 def source(config: ml_collections.ConfigDict, split: str):
   """The dataset source of `config.data.name` for `split`."""
-  _register_datasets()
   return sources.DATASETS.get(config.data.name, split=split, channels=config.data.channels,
                               **dict(config.data.get("kwargs", {})))
 
