@@ -1,36 +1,84 @@
-"""Shared helpers of the study scripts in experiments/.
+"""What the study scripts in experiments/ share: their one flag set, running a study config's
+rows in-process, and writing the results tables.
 
-    from experiments import common       # (scripts put the repo root on sys.path)
-    cfg = common.load_config("baselines/bm3d_bsd68_s25", "sigma=15")
-    summary = common.evaluate(cfg, output_json="runs/x/bm3d.json")   # the evaluator
-    summary = common.train(cfg, "runs/x/dncnn")                        # train_and_evaluate
-    common.write_table("experiments/results/x.md", "Title", columns, rows, profile="cpu")
+A study is a config file, `enhance_jax/configs/studies/<study>.py`, whose `get_config(ARG)`
+is one row of its table (ARG = 'model=dncnn,sigma=25,profile=cpu') and whose `rows(profile)`
+lists the rows. A study script only runs those rows through `enhance_jax.api` (no entry-point
+module, so no flags but these), reads the numbers the runs wrote and tabulates them:
 
-Training and evaluation go through `enhance_jax.training.loop.train_and_evaluate`
-and `enhance_jax.api.evaluate` in-process (no second loop). Result files name
-the exact command, the date and the profile. Study scripts must not define an absl
-flag named `workdir` (enhance_jax.evaluate defines it; use e.g. `--runs_dir`).
+    from experiments import common        # (scripts put the repo root on sys.path)
+    run = common.train_row("ablations", "variant=full")        # api.train, or reused
+    run.results["bsd68_s25"]["psnr"], run.command                # the number and its command
+    common.write_table(path, title, columns, rows, commands=[...])
+    if __name__ == "__main__": common.run(main)
+
+Flags (every study script): --profile (cpu | paper), --workdir (runs go to
+<workdir>/<row>; default runs/<study>_<profile>), --results (where tables and figures go).
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import math
 import shlex
 import sys
-import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from absl import app, flags
+
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "experiments" / "configs"
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))
+
+from enhance_jax.configs._profiles import PROFILES  # noqa: E402
+
 RESULTS = ROOT / "experiments" / "results"
-PROFILES = ("cpu", "paper")
+
+PROFILE = flags.DEFINE_enum("profile", "cpu", list(PROFILES),
+                            "Study profile: cpu (minutes on 2 CPU cores, small models) or paper "
+                            "(the papers' settings, for a GPU/TPU; see launch/).")
+WORKDIR = flags.DEFINE_string("workdir", None,
+                              "Runs go to <workdir>/<row> (default runs/<study>_<profile>).")
+RESULTS_DIR = flags.DEFINE_string("results", str(RESULTS), "Where the tables and figures go.")
 
 CPU_NOTE = ("**cpu profile**: tiny models, few steps and/or few evaluation images on 2 shared CPU "
-            "cores — a smoke-scale reproduction, not the paper's numbers. `--profile paper` sets "
+            "cores — a smoke-scale reproduction, not the paper's numbers. `--profile=paper` sets "
             "the paper's settings (for a GPU/TPU cluster, see launch/).")
+
+
+def run(main) -> None:
+  """`app.run(main)`: `main()` takes no argument; a user's mistake (bad config, missing
+  data) ends as one `error:` line and exit status 1."""
+  from enhance_jax import cli
+
+  def _main(argv):
+    cli.no_positional(argv)
+    try:
+      main()
+    except cli.USER_ERRORS as e:
+      cli.fail(e)
+  def _parse(argv):
+    try:
+      return flags.FLAGS(argv)
+    except flags.Error as e:
+      cli.fail(f"{e} (see --help).")
+  app.run(_main, flags_parser=_parse)
+
+
+def profile() -> str:
+  return PROFILE.value
+
+
+def workdir(study: str) -> Path:
+  return Path(WORKDIR.value or ROOT / "runs" / f"{study}_{profile()}")
+
+
+def results_dir() -> Path:
+  path = Path(RESULTS_DIR.value)
+  path.mkdir(parents=True, exist_ok=True)
+  return path
 
 
 def command() -> str:
@@ -43,73 +91,155 @@ def command() -> str:
   return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
 
 
-def parse_study_args(doc: str, run_name: str, table: str, argv=None) -> argparse.Namespace:
-  """--profile, --workdir (default runs/<run_name>_<profile>) and --results (where
-  `table` and the PNGs go) of a study script whose docstring is `doc`."""
-  parser = argparse.ArgumentParser(description=doc.splitlines()[0])
-  parser.add_argument("--profile", choices=PROFILES, default="cpu")
-  parser.add_argument("--workdir", default=None,
-                      help=f"runs go here (default runs/{run_name}_<profile>)")
-  parser.add_argument("--results", default=str(RESULTS), help=f"where {table} and the PNGs go")
-  return parser.parse_args(argv)
+def _shown(path: Path) -> str:
+  path = Path(path).resolve()
+  try:
+    return str(path.relative_to(ROOT))
+  except ValueError:
+    return str(path)
 
 
-def check_profile(profile: str) -> str:
-  if profile not in PROFILES:
-    raise ValueError(f"--profile={profile!r}: use one of {PROFILES}.")
-  return profile
+# --- Rows --------------------------------------------------------------------------------------
+
+def study_module(study: str):
+  import importlib
+  return importlib.import_module(f"enhance_jax.configs.studies.{study}")
 
 
-def load_config(name: str | Path, arg: str | None = None, **overrides):
-  """A config by shipped name or path, with dotted `overrides` (checked against the schema)."""
-  from enhance_jax import config as config_lib
-  return config_lib.load_config(str(name).removesuffix(".py"), arg, overrides)
+def rows(study: str) -> list[str]:
+  """The row arguments of `study` under --profile (without the profile)."""
+  return study_module(study).rows(profile())
 
 
-def train(config, workdir: str | Path, reuse: bool = True) -> dict:
-  """Trains through `train_and_evaluate` (resumes from the workdir's checkpoints);
-  returns the final eval summary plus 'seconds' and 'workdir'. With `reuse`, a
-  workdir whose eval_metrics.json is at config.train.num_steps is not re-run."""
-  from enhance_jax import config as config_lib
-  from enhance_jax.training import loop
-  workdir = Path(workdir)
-  done = workdir / "eval_metrics.json"
-  if reuse and done.exists():
-    prev = json.loads(done.read_text())
-    if prev.get("step") == int(config.train.num_steps):
-      return {**_summary(prev), "seconds": prev.get("seconds", float("nan")),
-              "workdir": str(workdir)}
-  workdir.mkdir(parents=True, exist_ok=True)
-  config_lib.save_run_config(config, workdir)
-  t0 = time.time()
-  summary = loop.train_and_evaluate(config, str(workdir))
-  return {**summary, "seconds": time.time() - t0, "workdir": str(workdir)}
+def row_arg(arg: str) -> str:
+  return f"{arg},profile={profile()}" if arg else f"profile={profile()}"
 
 
-def evaluate(config, workdir: str | Path | None = None, output_json: str | Path | None = None,
-             reuse: bool = True) -> dict:
-  """Scores `config` with the evaluator (`enhance_jax.api.evaluate`): a trained
-  workdir, imported weights (config.init_checkpoint) or a baseline config.
-  With `reuse`, an existing `output_json` computed from the same config is returned."""
+def row_dir(arg: str) -> str:
+  """'model=dncnn,sigma=25' -> 'model-dncnn_sigma-25' (a row's folder under the workdir)."""
+  return "_".join(part.replace("=", "-") for part in arg.split(",") if part) or "default"
+
+
+def load(study: str, arg: str):
+  """The checked config of one row (`--config=studies/<study>:<arg>,profile=<profile>`)."""
   from enhance_jax import api
-  out = Path(output_json) if output_json else None
-  key = config.to_json_best_effort(sort_keys=True)
-  if reuse and out is not None and out.exists():
-    prev = json.loads(out.read_text())
-    if prev.get("config") == key:
-      return prev
-  t0 = time.time()
-  result = api.evaluate(config, str(workdir) if workdir else None, None)
-  result = {**result, "seconds": time.time() - t0, "config": key}
-  if out is not None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-  return result
+  return api.load_config(f"studies/{study}", row_arg(arg))
 
 
-def _summary(result: dict) -> dict:
-  return {k: v for k, v in result.items() if k != "per_image"}
+@dataclass
+class Row:
+  """One run of a row: its config, where it ran, what it wrote and the command that re-makes it."""
+  study: str
+  arg: str
+  config: Any
+  dir: Path
+  command: str
+  results: dict = field(default_factory=dict)   # {eval set name: summary (+ per_image)}
+  train_s: float = 0.0
 
+  @property
+  def spec(self) -> str:
+    return f"studies/{self.study}:{row_arg(self.arg)}"
+
+  def metric(self, key: str = "psnr", name: str | None = None) -> float:
+    """`key` of the eval set `name` (the only/first set when None)."""
+    result = self.results[name] if name else next(iter(self.results.values()))
+    return result[key]
+
+
+def train_row(study: str, arg: str) -> Row:
+  """Trains one learned row through `api.train` in <workdir>/<row>, or reuses a finished run
+  of the same config there. The row's numbers are the run's eval_metrics.json, which
+  `python -m enhance_jax.train --config=studies/<study>:<arg> --workdir=W` writes alone."""
+  from enhance_jax import api
+  from enhance_jax import config as config_lib
+  config = load(study, arg)
+  run_dir = workdir(study) / row_dir(arg)
+  spec = f"studies/{study}:{row_arg(arg)}"
+  saved = config_lib.load_run_config(run_dir) if (run_dir / "config.json").is_file() else None
+  if saved is not None and config_lib.diff(saved, config):
+    keys = ", ".join(config_lib.diff(saved, config)[:5])
+    raise ValueError(f"{run_dir} holds a run of another config (differs in {keys}); delete it "
+                     "or pass another --workdir.")
+  metrics = run_dir / "eval_metrics.json"
+  if not (saved is not None and _finished(metrics, int(config.train.num_steps))):
+    api.train(config, run_dir)
+  return Row(study, arg, config, run_dir,
+             f"python -m enhance_jax.train --config={spec} --workdir={_shown(run_dir)}",
+             json.loads(metrics.read_text()), train_seconds(run_dir / "metrics.jsonl"))
+
+
+def _finished(metrics: Path, num_steps: int) -> bool:
+  if not metrics.is_file():
+    return False
+  report = json.loads(metrics.read_text())
+  return bool(report) and all(isinstance(r, dict) and r.get("step") == num_steps
+                              for r in report.values())
+
+
+def evaluate_row(study: str, arg: str, workdir_: Path | None = None) -> Row:
+  """Scores one row without training (a classical baseline or imported weights) through
+  `api.evaluate`, all its eval sets, into <workdir>/<row>/eval.json; reuses that file when it
+  was computed from the same config (`study_config.json` beside it). With `workdir_`, scores
+  the checkpoint trained there instead."""
+  from enhance_jax import api
+  config = load(study, arg)
+  run_dir = workdir(study) / row_dir(arg)
+  out = run_dir / "eval.json"
+  key = run_dir / "study_config.json"
+  text = config.to_json_best_effort(sort_keys=True)
+  if workdir_ is None and out.is_file() and key.is_file() and key.read_text() == text:
+    results = json.loads(out.read_text())
+  else:
+    results = api.evaluate(config, str(workdir_) if workdir_ else None, str(out))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key.write_text(text)
+  spec = f"studies/{study}:{row_arg(arg)}"
+  return Row(study, arg, config, run_dir,
+             f"python -m enhance_jax.evaluate --config={spec} --output_json={_shown(out)}",
+             results)
+
+
+# --- Reading runs ------------------------------------------------------------------------------
+
+def read_jsonl(path: Path) -> list[dict]:
+  path = Path(path)
+  if not path.is_file():
+    return []
+  return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def train_seconds(metrics_jsonl: Path) -> float:
+  """Wall time of the training steps, from the logged steps/s (survives resumes)."""
+  total, prev = 0.0, 0
+  for r in read_jsonl(metrics_jsonl):
+    if r.get("split") == "train" and r.get("steps_per_s", 0) > 0:
+      total += (r["step"] - prev) / r["steps_per_s"]
+      prev = r["step"]
+  return total
+
+
+def count_params(config) -> int:
+  """Parameters of the config's model (shapes only, nothing is computed)."""
+  import jax
+  import numpy as np
+  from enhance_jax import models
+  from enhance_jax.training import components
+  model = components.model(config)
+  sample = components.sample_input(config)
+  extras = {k: sample[k] for k in models.extra_inputs(model)}
+  key = jax.random.PRNGKey(0)
+  shapes = jax.eval_shape(lambda x, e: model.init({"params": key, "dropout": key}, x,
+                                                  train=False, **e), sample["input"], extras)
+  return int(sum(np.prod(v.shape) for v in jax.tree.leaves(shapes["params"])))
+
+
+def mean_of(per_image: list[dict], key: str, names: set[str] | None = None) -> float:
+  vals = [p[key] for p in per_image if names is None or p["name"] in names]
+  return sum(vals) / len(vals)
+
+
+# --- Tables ------------------------------------------------------------------------------------
 
 def fmt(value: Any, digits: int = 2) -> str:
   """A table cell: numbers with `digits` decimals, None/NaN as '–'."""
@@ -126,18 +256,36 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
                         + " |\n" for r in rows)
 
 
+def commands_section(commands: Sequence[tuple[str, Row, str]]) -> str:
+  """'Re-make a row': for each (label, row, eval set name) the command that re-makes the row's
+  number and where it lands."""
+  if not commands:
+    return ""
+  lines = ["### Re-make a row", "",
+           "Each row below is one config; its command alone re-makes the row's number "
+           "(same seed, same machine: identical):", ""]
+  for label, row, name in commands:
+    where = (f"`{name}` → `psnr` in `eval_metrics.json` of the workdir"
+             if row.command.startswith("python -m enhance_jax.train") else
+             f"`{name}` → `psnr` in the output JSON")
+    lines.append(f"- {label} ({where}):\n  `{row.command}`")
+  return "\n".join(lines) + "\n"
+
+
 def write_table(path: str | Path, title: str, columns: Sequence[str],
-                rows: Sequence[Sequence[Any]], profile: str, notes: str = "",
-                extra: str = "") -> Path:
-  """Writes a markdown results file: title, the exact command, date, profile,
-  the table, then `notes` and `extra` (more tables, figure links)."""
+                rows: Sequence[Sequence[Any]], notes: str = "", extra: str = "",
+                commands: Sequence[tuple[str, Row, str]] = ()) -> Path:
+  """Writes a markdown results file: title, the exact command, date, profile, the table, the
+  command of each row, then `notes` and `extra` (more tables, figure links)."""
+  from enhance_jax.training import logs
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-  text = (f"# {title}\n\nGenerated by `{command()}` on {date} (profile `{profile}`).\n\n"
-          + (CPU_NOTE + "\n\n" if profile == "cpu" else "")
+  text = (f"# {title}\n\nGenerated by `{command()}` on {date} (profile `{profile()}`).\n\n"
+          + (CPU_NOTE + "\n\n" if profile() == "cpu" else "")
           + markdown_table(columns, rows) + "\n"
+          + (commands_section(commands) + "\n" if commands else "")
           + (notes.strip() + "\n\n" if notes else "") + (extra.strip() + "\n" if extra else ""))
-  path.write_text(text)
+  logs.write_text(path, text)
   print(f"wrote {path}", flush=True)
   return path

@@ -1,6 +1,8 @@
-"""Data and schedule of the low-light and damage-removal study configs, per profile.
+"""The study profiles (the one definition of `profile=cpu|paper` for every config) and the
+data and schedule of the low-light and damage-removal configs per profile.
 
-Not a config itself (no get_config): `lowlight_*.py` and `inpainting_cnn.py` call
+Not a config itself (no get_config): `lowlight_*.py`, `inpainting_cnn.py` and `studies/*.py`
+check their `profile` argument with `check(profile)`; the low-light and inpainting configs call
 `lowlight(c, profile)` / `inpainting(c, profile)` after setting their model.
 
   paper: the studies' settings (LOL at 256x256 for 100 epochs; BSDS500 holes,
@@ -17,7 +19,9 @@ from __future__ import annotations
 
 import ml_collections
 
-PROFILES = ("paper", "cpu")
+from enhance_jax.config import ConfigError, parse_arg
+
+PROFILES = ("cpu", "paper")
 # The synthetic low-light degradation (gamma, exposure, Poisson-Gaussian sensor noise).
 LOW_LIGHT = "low_light(exposure=(0.08, 0.25), gamma=(1.4, 2.0))"
 # Black holes: 1-3 rectangles of 10-25 % of each side (as baselines/_common.py "holes").
@@ -25,11 +29,21 @@ HOLES = "random_holes(rects=(1, 3), rect_size=(0.1, 0.25))"
 LOL_TRAIN, BSDS_TRAIN = 485, 200
 
 
-def _check(profile: str | None) -> str:
+def check(profile: str | None) -> str:
+  """`profile` ('paper' when empty), or ConfigError naming the allowed ones."""
   profile = profile or "paper"
   if profile not in PROFILES:
-    raise ValueError(f"profile {profile!r}: use one of {', '.join(PROFILES)}.")
+    raise ConfigError(f"config argument profile={profile}: use one of {', '.join(PROFILES)}.")
   return profile
+
+
+def parse(arg: str | None, **defaults) -> dict:
+  """A study config's argument ('model=dncnn,sigma=25,profile=cpu'; a bare 'cpu' is the
+  profile) by `enhance_jax.config.parse_arg`: keys among `defaults` and `profile`
+  (default 'paper'), values typed by the defaults, the profile checked."""
+  out = parse_arg(arg, positional="profile", profile="paper", **defaults)
+  out["profile"] = check(out["profile"])
+  return out
 
 
 def _schedule(c: ml_collections.ConfigDict, train_images: int, epochs: int) -> None:
@@ -44,7 +58,7 @@ def lowlight(c: ml_collections.ConfigDict, profile: str | None = "paper") -> ml_
   """paper: LOL our485 -> eval15, 256x256 crops, batch 8, 100 epochs.
   cpu: BSDS500 train + LOW_LIGHT, 64 px, batch 8, 10 epochs (250 steps),
   validation on 8 BSDS500 val crops of 128 px."""
-  profile = _check(profile)
+  profile = check(profile)
   c.data.channels = 3
   c.data.augment = True
   c.train.batch_size = 8
@@ -73,7 +87,7 @@ def inpainting(c: ml_collections.ConfigDict, profile: str | None = "paper") -> m
   """BSDS500 train -> test with HOLES. paper: 256 px crops, batch 8, 100 epochs,
   full test images. cpu: 96 px, batch 8, 12 epochs (300 steps), validation on 8
   BSDS500 val crops of 128 px."""
-  profile = _check(profile)
+  profile = check(profile)
   c.data.name = "bsds500"
   c.data.kwargs = ml_collections.ConfigDict()
   c.data.channels = 3

@@ -15,7 +15,8 @@ from enhance_jax.config import base_config
 from enhance_jax.configs import _profiles
 
 
-def get_config(profile: str = "paper") -> ml_collections.ConfigDict:
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  profile = _profiles.parse(arg)["profile"]  # "cpu", "profile=cpu" or "paper"
   c = base_config()
   c.model.name = "cnn"
   c.model.kwargs = ml_collections.ConfigDict(dict(

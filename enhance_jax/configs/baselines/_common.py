@@ -4,21 +4,14 @@
 of `task`, plus `config.baseline` (a key of `enhance_jax.baselines.BASELINES`
 and its parameters). Evaluate with
 `python -m enhance_jax.evaluate --config=baselines/<name> --output_json=F`.
-`arg` (after ':' in --config) overrides the condition: 'sigma=50', 'max_images=8'.
+`arg` (after ':' in --config) overrides the condition: 'sigma=50', 'max_images=8' (parsed by
+`enhance_jax.config.parse_arg`; which keys a task takes is in `baseline_config`).
 """
 from __future__ import annotations
 
 import ml_collections
 
-from enhance_jax.config import base_config
-
-
-def parse_arg(arg: str | None) -> dict:
-  out = {}
-  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
-    k, _, v = part.partition("=")
-    out[k.strip()] = v.strip()
-  return out
+from enhance_jax.config import base_config, parse_arg
 
 
 def baseline_config(name: str, kwargs: dict | None = None, task: str = "denoise",
@@ -27,7 +20,12 @@ def baseline_config(name: str, kwargs: dict | None = None, task: str = "denoise"
   """task: 'denoise' (BSD68, x + σ/255·N(0,1) not clipped, uint8 output, full image),
   'sr' (Set5 LR -> HR, Y channel, `scale` px shaved), 'lowlight' (LOL test pairs),
   'holes' (BSDS500 test, random black rectangles)."""
-  opts = parse_arg(arg)
+  keys = dict(max_images=0)
+  if task == "denoise":
+    keys.update(sigma=float(sigma), data="bsd68")
+  elif task == "sr":
+    keys.update(scale=int(scale))
+  opts = parse_arg(arg, **keys)
   kwargs = dict(kwargs or {})
   c = base_config()
   c.baseline = ml_collections.ConfigDict()
@@ -43,8 +41,8 @@ def baseline_config(name: str, kwargs: dict | None = None, task: str = "denoise"
   c.train.num_steps = 0
   c.train.batch_size = 1
   if task == "denoise":
-    sigma = float(opts.get("sigma", sigma))
-    c.data.name = opts.get("data", "bsd68")
+    sigma = opts["sigma"]
+    c.data.name = opts["data"]
     c.data.channels = 1
     c.data.degrade = f"gaussian_noise(sigma={sigma:g})"
     if name == "bm3d":
@@ -52,7 +50,7 @@ def baseline_config(name: str, kwargs: dict | None = None, task: str = "denoise"
     elif name == "wavelet_denoise" and "sigma" in kwargs:
       kwargs["sigma"] = sigma / 255.0
   elif task == "sr":
-    scale = int(opts.get("scale", scale))
+    scale = opts["scale"]
     c.data.name = "set5"
     c.data.channels = 3
     c.data.kwargs = ml_collections.ConfigDict(dict(scale=scale))  # ships the LR input
@@ -72,5 +70,5 @@ def baseline_config(name: str, kwargs: dict | None = None, task: str = "denoise"
   else:
     raise ValueError(f"baseline_config: unknown task {task!r}.")
   c.baseline.kwargs = ml_collections.ConfigDict(kwargs)
-  c.data.max_eval_images = int(opts.get("max_images", 0))
+  c.data.max_eval_images = opts["max_images"]
   return c

@@ -7,7 +7,8 @@ config always fits the imported weights). `init_checkpoint` defaults to
 `python -m enhance_jax.import_weights --model=NAME`.
 
 `arg` (the text after ':' in `--config=file.py:arg`) overrides the test
-condition, e.g. "sigma=50", "sigma=50,data=set12", "scale=4".
+condition, e.g. "sigma=50", "sigma=50,data=set12", "scale=4"; a bare number is the
+sigma (denoisers) or the scale (SR). Parsed by `enhance_jax.config.parse_arg`.
 """
 from __future__ import annotations
 
@@ -15,22 +16,10 @@ import os
 
 import ml_collections
 
-from enhance_jax.config import base_config
+from enhance_jax.config import base_config, parse_arg
 
 # Test conditions of the published numbers (MANIFEST section 5).
 DENOISE_SETS = {1: "bsd68", 3: "cbsd68"}
-
-
-def parse_arg(arg: str | None) -> dict:
-  """'sigma=50,data=set12' -> {'sigma': '50', 'data': 'set12'}; a bare number means sigma/scale."""
-  out = {}
-  for part in filter(None, (p.strip() for p in (arg or "").split(","))):
-    if "=" in part:
-      k, v = part.split("=", 1)
-      out[k.strip()] = v.strip()
-    else:
-      out["value"] = part
-  return out
 
 
 def pretrained_config(name: str, arg: str | None = None, *, task: str = "denoise",
@@ -45,7 +34,14 @@ def pretrained_config(name: str, arg: str | None = None, *, task: str = "denoise
   """
   from enhance_jax.weights import importers  # pylint: disable=g-import-not-at-top
   spec = importers.PRETRAINED[name]
-  opts = parse_arg(arg)
+  if task == "denoise":
+    opts = parse_arg(arg, "sigma", sigma=float(sigma), data=DENOISE_SETS[spec.channels])
+  elif task == "sr":
+    opts = parse_arg(arg, "scale", scale=int(scale), data="set5")
+  elif task == "lowlight":
+    opts = parse_arg(arg, data="lol")
+  else:
+    raise ValueError(f"pretrained_config: unknown task {task!r}.")
   c = base_config()
   c.model.name = spec.model
   c.model.kwargs = ml_collections.ConfigDict(dict(spec.model_kwargs))
@@ -61,15 +57,15 @@ def pretrained_config(name: str, arg: str | None = None, *, task: str = "denoise
   c.train.num_steps = 0
   c.train.batch_size = 1
   if task == "denoise":
-    sigma = float(opts.get("sigma", opts.get("value", sigma)))
-    c.data.name = opts.get("data", DENOISE_SETS[spec.channels])
+    sigma = opts["sigma"]
+    c.data.name = opts["data"]
     # Published protocol: x + σ/255·N(0,1), not clipped; output rounded to uint8; full image.
     c.data.degrade = f"gaussian_noise(sigma={sigma:g}" + (", clip=True)" if clip_noise else ")")
     c.eval.y_channel = False
     c.eval.crop_border = 0
   elif task == "sr":
-    scale = int(opts.get("scale", opts.get("value", scale)))
-    c.data.name = opts.get("data", "set5")
+    scale = opts["scale"]
+    c.data.name = opts["data"]
     c.data.kwargs = ml_collections.ConfigDict(dict(scale=scale))
     c.data.scale = scale
     # The set5 source is paired: 'input' is the MATLAB-bicubic LR PNG (uint8), 'target' the HR
@@ -80,11 +76,9 @@ def pretrained_config(name: str, arg: str | None = None, *, task: str = "denoise
     c.eval.y_channel = True
     c.eval.crop_border = scale
   elif task == "lowlight":
-    c.data.name = opts.get("data", "lol")
+    c.data.name = opts["data"]
     c.data.degrade = ""
     c.eval.y_channel = False
     c.eval.crop_border = 0
-  else:
-    raise ValueError(f"pretrained_config: unknown task {task!r}.")
   c.data.patch_size = 64
   return c
