@@ -129,6 +129,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
   progress = logs.Progress(num_steps, start_step)
   batches = pipeline.train_batches(train_source, config.data, config.seed, global_batch,
                                    mesh_lib.process_rows(global_batch, mesh), start_step)
+  batches = pipeline.prefetch_to_device(batches, lambda b: mesh_lib.global_batch(b, mesh),
+                                        config.data.device_prefetch)
   pending: list[dict] = []
   summary: dict = {}
 
@@ -162,8 +164,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
     step = start_step
     t_start = time.perf_counter()
     for step in range(start_step + 1, num_steps + 1):
-      local = next(batches)
-      state, metrics = train_step(state, mesh_lib.global_batch(local, mesh))
+      state, metrics = train_step(state, next(batches))
       pending.append(metrics)
       last = step == num_steps
       if step % config.train.log_every == 0 or last:
