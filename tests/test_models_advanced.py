@@ -121,6 +121,22 @@ def test_patchgan_matches_pix2pix_reference_size():
   assert out.shape == (1, 30, 30, 1)
 
 
+def test_srgan_discriminator_paper_head_size():
+  """SRGAN's D (Ledig et al., Fig. 4) on 96x96 RGB: k3n64s1, k3n64s2, k3n128s1/s2,
+  k3n256s1/s2, k3n512s1/s2 (BN after all but the first; bias-free before BN),
+  dense 1024 on the flattened 6x6x512 map, dense 1."""
+  z = jnp.zeros((1, 96, 96, 3))
+  d = discriminators.SRGANDiscriminator(flatten=True)
+  v = jax.eval_shape(d.init, KEY, z)
+  widths = [3, 64, 64, 128, 128, 256, 256, 512, 512]
+  convs = 9 * 3 * 64 + 64 + sum(9 * a * b + 2 * b for a, b in zip(widths[1:-1], widths[2:]))
+  dense = 6 * 6 * 512 * 1024 + 1024 + 1024 + 1
+  assert n_params(v) == convs + dense
+  assert v["params"]["dense"]["kernel"].shape == (18_432, 1024)
+  out = jax.eval_shape(lambda v: d.apply(v, z), v)
+  assert out.shape == (1, 1, 1, 1)
+
+
 # --------------------------------------------------------------------------- MIRNet size
 def test_mirnet_small_is_tiny():
   shapes = jax.eval_shape(MODELS.get("mirnet_small").init, KEY, jnp.zeros((1, H, W, 3)))

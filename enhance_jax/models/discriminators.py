@@ -66,9 +66,10 @@ class PatchGAN(nn.Module):
 class SRGANDiscriminator(nn.Module):
   """SRGAN discriminator (Ledig et al. 2017): 3x3 convs 64, 64/s2, 128, 128/s2,
   256, 256/s2, 512, 512/s2 with LeakyReLU(0.2) (norm on all but the first),
-  then dense 1024 - LeakyReLU - dense 1. Unlike the paper (flatten of a 96x96
-  input), the features are global-average-pooled before the dense head, so
-  any input size works.
+  then dense 1024 - LeakyReLU - dense 1. `flatten=True` is the paper's head:
+  the last feature map is flattened (a fixed input size: 96x96 -> 6x6x512 ->
+  18,432 inputs to the dense layer); by default it is global-average-pooled
+  instead, so any input size works.
   x: (B, H, W, C) in [0, 1] [+ cond] -> (B, 1, 1, 1) logits.
   """
   features: int = 64
@@ -76,6 +77,7 @@ class SRGANDiscriminator(nn.Module):
   dense: int = 1024
   normalization: str | None = "batch"
   activation: str = "leaky_relu"
+  flatten: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -91,7 +93,10 @@ class SRGANDiscriminator(nn.Module):
       if i > 0:
         h = layers.normalization(self.normalization, train)(h)
       h = act(h)
-    h = h.mean(axis=(1, 2), keepdims=True)
+    if self.flatten:
+      h = h.reshape(h.shape[0], 1, 1, -1)
+    else:
+      h = h.mean(axis=(1, 2), keepdims=True)
     h = act(nn.Dense(self.dense, dtype=self.dtype, name="dense")(h))
     return nn.Dense(1, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
 
