@@ -289,3 +289,46 @@ def write_table(path: str | Path, title: str, columns: Sequence[str],
   logs.write_text(path, text)
   print(f"wrote {path}", flush=True)
   return path
+
+
+# --- Figures and curves from what the runs wrote -----------------------------------------------
+
+def grid_cells(png: Path, rows: int, cols: int = 3) -> list[list]:
+  """The cells of an evaluator image grid (`evaluation.write_grid`: rows of input | output |
+  target, 4 px gaps) as HWC float arrays: the evaluator's own inputs and outputs."""
+  from enhance_jax.data import imageio
+  grid = imageio.to_float(imageio.read_image(str(png), channels=3))
+  gap = 4
+  h = (grid.shape[0] - (rows - 1) * gap) // rows
+  w = (grid.shape[1] - (cols - 1) * gap) // cols
+  return [[grid[i * (h + gap):i * (h + gap) + h, j * (w + gap):j * (w + gap) + w]
+           for j in range(cols)] for i in range(rows)]
+
+
+def curve_rows(metrics_jsonl: Path, eval_set: str | None = None) -> list[dict]:
+  """metrics.jsonl -> rows for `plots.plot_curves`: train rows with `psnr` and `mse` from the
+  logged batch MSE `loss_mse`, and the eval rows of the set `eval_set` (all when None)."""
+  out = []
+  for r in read_jsonl(metrics_jsonl):
+    r = dict(r)
+    if r.get("split") == "train" and r.get("loss_mse", 0) > 0:
+      r["mse"] = r["loss_mse"]
+      r["psnr"] = -10.0 * math.log10(r["loss_mse"])
+    elif r.get("split") == "eval" and eval_set is not None and r.get("name") != eval_set:
+      continue
+    out.append(r)
+  return out
+
+
+def write_jsonl(path: Path, rows: Sequence[dict]) -> Path:
+  from enhance_jax.training import logs
+  return logs.write_text(Path(path), "".join(json.dumps(r) + "\n" for r in rows))
+
+
+def compact_png(path: Path) -> Path:
+  """Re-saves a figure as a 256-colour PNG (photo grids are MBs in RGB)."""
+  from PIL import Image
+  with Image.open(path) as im:
+    small = im.convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+  small.save(path, optimize=True)
+  return path

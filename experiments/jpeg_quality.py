@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from experiments import common  # noqa: E402
 
-_PROFILE = flags.DEFINE_enum("profile", "cpu", list(common.PROFILES), "Study profile.")
 _IMAGES = flags.DEFINE_list("images", None, "Image files (default: Set5 originals, see --profile).")
 
 QUALITIES = tuple(range(95, 0, -5))
@@ -47,11 +46,11 @@ def score(image: np.ndarray, quality: int) -> dict:
           "bytes": classical.jpeg_bytes(image, quality), "out": out}
 
 
-def main(argv):
-  del argv
+def main():
   from enhance_jax import plots
   from enhance_jax.data import imageio, paths
-  profile = _PROFILE.value
+  profile = common.profile()
+  results = common.results_dir()
   names = ("baby",) if profile == "cpu" else SET5
   files = _IMAGES.value or [str(paths.shared_data_dir() / "set5" / "original" / f"{n}_GT.bmp")
                             for n in names]
@@ -70,25 +69,34 @@ def main(argv):
     if q in (95, 50, 20, 5):
       crops.append((q, s[0]["out"]))
   h, w = images[0].shape[:2]
-  plots.bar_chart(chart, "quality", ["PSNR (dB)", "SSIM x 40"], common.RESULTS / "jpeg_quality.png",
+  plots.bar_chart(chart, "quality", ["PSNR (dB)", "SSIM x 40"], results / "jpeg_quality.png",
                   title=f"JPEG quality vs PSNR / SSIM ({', '.join(Path(f).stem for f in files)})")
   cy, cx = h // 2 - 96, w // 2 - 96  # a 192x192 centre crop keeps the PNG small
   crop = lambda im: im[cy:cy + 192, cx:cx + 192]  # noqa: E731
   plots.image_grid([[crop(images[0])] + [crop(c) for _, c in crops]],
                    ["original"] + [f"q={q}" for q, _ in crops],
-                   common.RESULTS / "jpeg_quality_crops.png", zoom_box=(72, 72, 48, 48))
+                   results / "jpeg_quality_crops.png", zoom_box=(72, 72, 48, 48))
   columns = ["quality", "PSNR (dB)", "SSIM", "bytes", "bits/pixel", "paper PSNR", "paper SSIM",
              "paper bytes"]
+  ours = {int(r[0]): (float(r[1]), float(r[3])) for r in rows}
+  drops = [q for q in QUALITIES[1:] if PAPER[q][2] < PAPER[q + 5][2] and
+           QUALITIES.index(q) < len(QUALITIES) - 1 and PAPER[q][2] < PAPER[q - 5][2]]
   notes = (f"Image(s): {', '.join(Path(f).name for f in files)} ({w}x{h} RGB, Set5 originals "
-           "from the shared data). Our bytes and PSNR differ from the paper's because the paper's "
-           "photo (size unknown) is not ours; the trend — PSNR falls slowly from 95 to ~20 and "
-           "steeply below 15 while size drops ~10x — is the comparison. The paper's row at "
-           "quality 15 (2594 bytes, fewer than at 10) looks like a typo.\n\n"
-           "![PSNR and SSIM by quality](jpeg_quality.png)\n\n"
+           "from the shared data; the paper does not name its photo or its size, so bytes and "
+           "PSNR are not the same image's). Ours: PSNR "
+           f"{ours[95][0] - ours[20][0]:.2f} dB lower at quality 20 than at 95 and "
+           f"{ours[20][0] - ours[5][0]:.2f} dB lower again at 5; bytes x"
+           f"{ours[95][1] / ours[5][1]:.1f} from 5 to 95. Paper: "
+           f"{PAPER[95][0] - PAPER[20][0]:.2f} dB and {PAPER[20][0] - PAPER[5][0]:.2f} dB; bytes x"
+           f"{PAPER[95][2] / PAPER[5][2]:.1f}."
+           + "".join(f" The paper's row at quality {q} has fewer bytes ({PAPER[q][2]}) than the "
+                     f"rows on either side ({PAPER[q - 5][2]} at {q - 5}, {PAPER[q + 5][2]} at "
+                     f"{q + 5})." for q in drops)
+           + "\n\n![PSNR and SSIM by quality](jpeg_quality.png)\n\n"
            "![crops](jpeg_quality_crops.png)")
-  common.write_table(common.RESULTS / "jpeg_quality.md", "JPEG: quality vs PSNR / SSIM / bytes",
-                     columns, rows, profile, notes=notes)
+  common.write_table(results / "jpeg_quality.md", "JPEG: quality vs PSNR / SSIM / bytes",
+                     columns, rows, notes=notes)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)
