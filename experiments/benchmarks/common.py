@@ -1,8 +1,9 @@
-"""Shared helpers of the benchmarks: threads, resident memory, FLOP counting,
+"""Shared helpers of the benchmarks: threads, resident memory,
 alternating timers, the machine's matmul peak and table printing.
 
 Nothing here imports torch at module level: PyTorch is an optional benchmark
-dependency (`pip install torch==2.13.0`, the CPU build).
+dependency (`pip install torch==2.13.0`, the CPU build). FLOP and parameter
+counts are `enhance_jax.models.complexity`.
 """
 from __future__ import annotations
 
@@ -106,60 +107,6 @@ def run_json_subprocess(args: list[str], env: dict | None = None, timeout: float
   if proc.returncode:
     raise RuntimeError(f"{' '.join(args)} failed:\n{proc.stderr[-3000:]}")
   return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-# ----------------------------------------------------------------------------- FLOPs
-
-def _prod(xs) -> int:
-  p = 1
-  for x in xs:
-    p *= int(x)
-  return p
-
-
-def _sub_jaxprs(eqn):
-  for v in eqn.params.values():
-    for item in (v if isinstance(v, (tuple, list)) else (v,)):
-      if hasattr(item, "eqns"):
-        yield item
-      elif hasattr(item, "jaxpr") and hasattr(item.jaxpr, "eqns"):
-        yield item.jaxpr
-
-
-def _jaxpr_flops(jaxpr) -> dict[str, float]:
-  out = {"conv": 0.0, "dot": 0.0}
-  for eqn in jaxpr.eqns:
-    name = eqn.primitive.name
-    if name == "conv_general_dilated":
-      lhs, rhs = (v.aval for v in eqn.invars[:2])
-      res = eqn.outvars[0].aval
-      dn = eqn.params["dimension_numbers"]
-      out_features = rhs.shape[dn.rhs_spec[0]]
-      # Each output element contracts over the kernel's other dims; zeros
-      # inserted by lhs dilation (transposed/strided-gradient convs) do no work.
-      macs = _prod(res.shape) * (_prod(rhs.shape) // out_features)
-      macs /= _prod(eqn.params.get("lhs_dilation") or (1,))
-      out["conv"] += 2.0 * macs
-    elif name == "dot_general":
-      (lc, _), (lb, _) = eqn.params["dimension_numbers"]
-      lhs = eqn.invars[0].aval
-      res = eqn.outvars[0].aval
-      out["dot"] += 2.0 * _prod(res.shape) * _prod(lhs.shape[d] for d in lc)
-    subs = list(_sub_jaxprs(eqn))
-    if name == "cond":  # branches: count the most expensive
-      subs = subs[:0] + ([max(subs, key=lambda j: sum(_jaxpr_flops(j).values()))] if subs else [])
-    mult = eqn.params.get("length", 1) if name == "scan" else 1
-    for sub in subs:
-      for k, v in _jaxpr_flops(sub).items():
-        out[k] += mult * v
-  return out
-
-
-def count_flops(fn: Callable, *args, **kwargs) -> dict[str, float]:
-  """FLOPs of the convolutions ('conv') and matmuls ('dot') traced in `fn(*args)`
-  (2 per multiply-add; forward, input-gradient and weight-gradient convs alike)."""
-  import jax
-  return _jaxpr_flops(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
 
 
 # ----------------------------------------------------------------------------- timing

@@ -129,7 +129,8 @@ class Ours:
     self.compiled = None
 
   def flops(self) -> float:
-    f = common.count_flops(self.step_fn, self.state, self.batch)
+    from enhance_jax.models import complexity
+    f = complexity.count_flops(self.step_fn, self.state, self.batch)
     return f["conv"] + f["dot"]
 
   def compile(self) -> float:
