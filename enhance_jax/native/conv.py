@@ -1,0 +1,119 @@
+"""oneDNN 2-D convolutions as JAX functions: `conv(x, w, spec)`, differentiable to any order.
+
+x (N, H, W, C) and w (KH, KW, C, O) float32, NHWC / HWIO as `lax.conv_general_dilated`
+with dimension_numbers ("NHWC", "HWIO", "NHWC"); result (N, Ho, Wo, O). The forward,
+input-gradient and weight-gradient convolutions are the three FFI handlers of
+`onednn_conv.cc`; each is a `jax.custom_vjp` whose cotangents are the other two (all three
+are bilinear), so `grad` of `grad` stays on oneDNN. Under `vmap` the FFI calls get the
+batch as extra leading dims (`vmap_method="expand_dims"`); a batch of activations only is
+folded into N (one oneDNN call). Runs on CPU only: callers pick it inside the CPU branch of
+`lax.platform_dependent` (`enhance_jax.models.convolution`), after `supported(...)`.
+"""
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from enhance_jax.native import onednn_status
+
+
+class Spec(NamedTuple):
+  """Static description of one convolution: what the three FFI calls need besides operands."""
+  strides: tuple[int, int]
+  pads: tuple[tuple[int, int], tuple[int, int]]  # (lo, hi) per spatial dim, >= 0
+  dilation: tuple[int, int]  # rhs_dilation, >= 1
+  in_hw: tuple[int, int]  # H, W of x
+  kernel_hw: tuple[int, int]  # KH, KW of w
+
+
+def available() -> bool:
+  return onednn_status()[0] == "onednn"
+
+
+def out_hw(spec: Spec) -> tuple[int, int]:
+  return tuple((n + lo + hi - (k - 1) * d - 1) // s + 1
+               for n, (lo, hi), k, d, s in zip(spec.in_hw, spec.pads, spec.kernel_hw,
+                                               spec.dilation, spec.strides))
+
+
+def supported(lhs_shape, rhs_shape, lhs_dtype, rhs_dtype, spec: Spec,
+              preferred_element_type=None) -> bool:
+  """Whether `conv` computes this convolution (else the caller keeps XLA's)."""
+  if not available() or len(lhs_shape) != 4 or len(rhs_shape) != 4:
+    return False
+  if jnp.dtype(lhs_dtype) != jnp.float32 or jnp.dtype(rhs_dtype) != jnp.float32:
+    return False
+  if preferred_element_type is not None and jnp.dtype(preferred_element_type) != jnp.float32:
+    return False
+  if lhs_shape[3] != rhs_shape[2] or min(*lhs_shape, *rhs_shape) < 1:
+    return False
+  if min(min(p) for p in spec.pads) < 0 or min(spec.strides) < 1 or min(spec.dilation) < 1:
+    return False
+  return min(out_hw(spec)) >= 1
+
+
+def _attrs(spec: Spec) -> dict:
+  (sh, sw), ((plh, phh), (plw, phw)), (dh, dw) = spec.strides, spec.pads, spec.dilation
+  return {k: np.int64(v) for k, v in dict(stride_h=sh, stride_w=sw, pad_lo_h=plh, pad_lo_w=plw,
+                                          pad_hi_h=phh, pad_hi_w=phw, dil_h=dh, dil_w=dw).items()}
+
+
+def _call(name: str, a, b, shape, spec: Spec):
+  return jax.ffi.ffi_call(name, jax.ShapeDtypeStruct(shape, jnp.float32),
+                          vmap_method="expand_dims")(a, b, **_attrs(spec))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv(x, w, spec: Spec):
+  """y = conv(x, w): forward convolution (N, H, W, C) x (KH, KW, C, O) -> (N, Ho, Wo, O)."""
+  return _call("enhance_onednn_conv_fwd", x, w, (x.shape[0], *out_hw(spec), w.shape[3]), spec)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_input_grad(dy, w, spec: Spec):
+  """dx = the transpose of conv(., w) applied to dy: (N, Ho, Wo, O) -> (N, H, W, C)."""
+  return _call("enhance_onednn_conv_bwd_data", dy, w, (dy.shape[0], *spec.in_hw, w.shape[2]),
+               spec)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv_weight_grad(x, dy, spec: Spec):
+  """dw = the transpose of conv(x, .) applied to dy: -> (KH, KW, C, O)."""
+  return _call("enhance_onednn_conv_bwd_weights", x, dy,
+               (*spec.kernel_hw, x.shape[3], dy.shape[3]), spec)
+
+
+def _conv_fwd(x, w, spec):
+  return conv(x, w, spec), (x, w)
+
+
+def _conv_bwd(spec, res, g):
+  x, w = res
+  return conv_input_grad(g, w, spec), conv_weight_grad(x, g, spec)
+
+
+def _input_grad_fwd(dy, w, spec):
+  return conv_input_grad(dy, w, spec), (dy, w)
+
+
+def _input_grad_bwd(spec, res, c):  # c: cotangent of dx, shaped like x
+  dy, w = res
+  return conv(c, w, spec), conv_weight_grad(c, dy, spec)
+
+
+def _weight_grad_fwd(x, dy, spec):
+  return conv_weight_grad(x, dy, spec), (x, dy)
+
+
+def _weight_grad_bwd(spec, res, c):  # c: cotangent of dw, shaped like w
+  x, dy = res
+  return conv_input_grad(dy, c, spec), conv(x, c, spec)
+
+
+conv.defvjp(_conv_fwd, _conv_bwd)
+conv_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
+conv_weight_grad.defvjp(_weight_grad_fwd, _weight_grad_bwd)

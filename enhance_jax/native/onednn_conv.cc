@@ -1,0 +1,337 @@
+// oneDNN 2-D convolutions as XLA FFI handlers (CPU), in XLA's layouts.
+//
+// Activations NHWC, weights HWIO, float32, as `lax.conv_general_dilated` with
+// dimension_numbers ("NHWC", "HWIO", "NHWC") holds them; no layout change on
+// the XLA side. Three handlers, each a pure function of its inputs:
+//
+//   enhance_onednn_conv_fwd         (x[N,H,W,C],   w[KH,KW,C,O]) -> y[N,Ho,Wo,O]
+//   enhance_onednn_conv_bwd_data    (dy[N,Ho,Wo,O], w[KH,KW,C,O]) -> dx[N,H,W,C]
+//   enhance_onednn_conv_bwd_weights (x[N,H,W,C],   dy[N,Ho,Wo,O]) -> dw[KH,KW,C,O]
+//
+// Attributes (int64): stride_h/w, pad_lo_h/w, pad_hi_h/w (>= 0), dil_h/w
+// (lax's rhs_dilation, >= 1). Operands may carry extra leading (batch) dims,
+// as `jax.ffi.ffi_call(..., vmap_method="expand_dims")` passes them: leading
+// dims broadcast as numpy does; where only the activation carries them they
+// fold into N (one call), otherwise one call per leading index.
+//
+// The activations stay NHWC (oneDNN reads and writes them in place); the
+// weights go to whatever layout the primitive picks (`format_tag::any`),
+// reordered per call from/to HWIO (a few hundred KiB at most; the reorder is
+// part of every timed call). Primitives and reorders are cached per shape and
+// thread count. oneDNN's OpenMP team is sized to XLA's intra-op pool
+// (`ThreadPool::num_threads`), capped by ENHANCE_JAX_ONEDNN_THREADS if set.
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "oneapi/dnnl/dnnl.hpp"
+#include "xla/ffi/api/ffi.h"
+
+namespace ffi = xla::ffi;
+
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+using dims = dnnl::memory::dims;
+
+enum Kind : int { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
+
+struct Geometry {
+  int64_t n, h, w, c, o, kh, kw, ho, wo;
+  int64_t sh, sw, plh, plw, phh, phw, dh, dw;
+  std::array<int64_t, 18> key(int kind, int threads) const {
+    return {kind, threads, n, h, w, c, o, kh, kw, ho, wo, sh, sw, plh, plw, phh, phw, dh * 1000 + dw};
+  }
+};
+
+dnnl::engine& Engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+// One primitive with its weight reorder, for one shape. Executed concurrently
+// from several threads: primitives are stateless, scratchpads are per call.
+struct Plan {
+  dnnl::primitive prim;
+  dnnl::memory::desc act_in, act_out;  // NHWC descriptors (in, out of the primitive)
+  dnnl::memory::desc w_user, w_prim;   // HWIO and the primitive's weight layout
+  bool reorder_w = false;
+  dnnl::reorder w_reorder;             // HWIO -> prim (fwd, bwd data) or prim -> HWIO (bwd weights)
+  dnnl::memory::desc scratch;
+};
+
+dnnl::memory::desc Act(int64_t n, int64_t c, int64_t h, int64_t w) {
+  return dnnl::memory::desc({n, c, h, w}, dt::f32, tag::nhwc);
+}
+
+std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
+  auto& eng = Engine();
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  auto src = Act(g.n, g.c, g.h, g.w);
+  auto dst = Act(g.n, g.o, g.ho, g.wo);
+  auto w_user = dnnl::memory::desc({g.o, g.c, g.kh, g.kw}, dt::f32, tag::hwio);
+  auto w_any = dnnl::memory::desc({g.o, g.c, g.kh, g.kw}, dt::f32, tag::any);
+  dims strides = {g.sh, g.sw}, dil = {g.dh - 1, g.dw - 1};
+  dims pad_l = {g.plh, g.plw}, pad_r = {g.phh, g.phw};
+  auto plan = std::make_unique<Plan>();
+  plan->w_user = w_user;
+  auto fwd_pd = dnnl::convolution_forward::primitive_desc(
+      eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
+      dst, strides, dil, pad_l, pad_r, attr);
+  if (kind == kFwd) {
+    plan->prim = dnnl::convolution_forward(fwd_pd);
+    plan->act_in = src;
+    plan->act_out = dst;
+    plan->w_prim = fwd_pd.weights_desc();
+    plan->scratch = fwd_pd.scratchpad_desc();
+  } else if (kind == kBwdData) {
+    auto pd = dnnl::convolution_backward_data::primitive_desc(
+        eng, dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil, pad_l, pad_r,
+        fwd_pd, attr);
+    plan->prim = dnnl::convolution_backward_data(pd);
+    plan->act_in = dst;
+    plan->act_out = src;
+    plan->w_prim = pd.weights_desc();
+    plan->scratch = pd.scratchpad_desc();
+  } else {
+    auto pd = dnnl::convolution_backward_weights::primitive_desc(
+        eng, dnnl::algorithm::convolution_direct, src, w_any, dst, strides, dil, pad_l, pad_r,
+        fwd_pd, attr);
+    plan->prim = dnnl::convolution_backward_weights(pd);
+    plan->act_in = src;
+    plan->act_out = dst;  // here: the second input (diff_dst)
+    plan->w_prim = pd.diff_weights_desc();
+    plan->scratch = pd.scratchpad_desc();
+  }
+  plan->reorder_w = plan->w_prim != w_user;
+  if (plan->reorder_w) {
+    plan->w_reorder = kind == kBwdWeights ? dnnl::reorder(dnnl::reorder::primitive_desc(
+                                                eng, plan->w_prim, eng, w_user))
+                                          : dnnl::reorder(dnnl::reorder::primitive_desc(
+                                                eng, w_user, eng, plan->w_prim));
+  }
+  return plan;
+}
+
+const Plan& GetPlan(int kind, const Geometry& g, int threads) {
+  static std::mutex mu;
+  static std::map<std::array<int64_t, 18>, std::unique_ptr<Plan>> cache;
+  auto key = g.key(kind, threads);
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = cache.find(key);
+  if (it == cache.end()) it = cache.emplace(key, MakePlan(kind, g)).first;
+  return *it->second;
+}
+
+// Per-thread scratch: the primitive's scratchpad and the reordered weights.
+struct AlignedBuffer {
+  void* data = nullptr;
+  size_t bytes = 0;
+  ~AlignedBuffer() { std::free(data); }
+};
+
+void* ThreadBuffer(int which, size_t bytes) {
+  thread_local AlignedBuffer buffers[2];
+  auto& b = buffers[which];
+  if (b.bytes < bytes) {
+    std::free(b.data);
+    b.bytes = (bytes + 63) / 64 * 64;
+    b.data = std::aligned_alloc(64, b.bytes);
+    if (b.data == nullptr) {
+      b.bytes = 0;
+      throw std::bad_alloc();
+    }
+  }
+  return b.data;
+}
+
+int Threads(ffi::ThreadPool& pool) {
+  int64_t n = pool.num_threads();
+  if (n <= 0) n = omp_get_num_procs();
+  if (const char* cap = std::getenv("ENHANCE_JAX_ONEDNN_THREADS")) {
+    int c = std::atoi(cap);
+    if (c > 0) n = std::min<int64_t>(n, c);
+  }
+  return static_cast<int>(std::max<int64_t>(n, 1));
+}
+
+// Runs one convolution of `kind` on single (unbatched) operands.
+void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* out) {
+  const Plan& p = GetPlan(kind, g, threads);
+  auto& eng = Engine();
+  dnnl::stream stream(eng);
+  dnnl::memory scratch(p.scratch, eng, ThreadBuffer(0, p.scratch.get_size()));
+  void* wbuf = p.reorder_w ? ThreadBuffer(1, p.w_prim.get_size()) : nullptr;
+  if (kind == kFwd || kind == kBwdData) {
+    // a: activation in (x or dy), b: HWIO weights, out: activation out.
+    dnnl::memory w_user(p.w_user, eng, b);
+    dnnl::memory w = w_user;
+    if (p.reorder_w) {
+      w = dnnl::memory(p.w_prim, eng, wbuf);
+      p.w_reorder.execute(stream, w_user, w);
+    }
+    dnnl::memory in(p.act_in, eng, a), res(p.act_out, eng, out);
+    if (kind == kFwd) {
+      p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res},
+                              {DNNL_ARG_SCRATCHPAD, scratch}});
+    } else {
+      p.prim.execute(stream, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w},
+                              {DNNL_ARG_DIFF_SRC, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
+    }
+  } else {
+    // a: x, b: dy, out: HWIO weight gradient.
+    dnnl::memory src(p.act_in, eng, a), ddst(p.act_out, eng, b);
+    dnnl::memory w_user(p.w_user, eng, out);
+    dnnl::memory w = p.reorder_w ? dnnl::memory(p.w_prim, eng, wbuf) : w_user;
+    p.prim.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst},
+                            {DNNL_ARG_DIFF_WEIGHTS, w}, {DNNL_ARG_SCRATCHPAD, scratch}});
+    if (p.reorder_w) p.w_reorder.execute(stream, w, w_user);
+  }
+  stream.wait();
+}
+
+// Leading (batch) dims of an operand of rank 4 + k: its first k dims.
+std::vector<int64_t> Leading(ffi::Span<const int64_t> d) {
+  return std::vector<int64_t>(d.begin(), d.end() - 4);
+}
+
+int64_t Prod(const std::vector<int64_t>& v) {
+  int64_t p = 1;
+  for (int64_t x : v) p *= x;
+  return p;
+}
+
+ffi::Error Conv(int kind, ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
+                ffi::ResultBuffer<ffi::F32> out, int64_t stride_h, int64_t stride_w,
+                int64_t pad_lo_h, int64_t pad_lo_w, int64_t pad_hi_h, int64_t pad_hi_w,
+                int64_t dil_h, int64_t dil_w) {
+  auto da = a.dimensions(), db = b.dimensions(), dout = out->dimensions();
+  if (da.size() < 4 || db.size() < 4 || dout.size() < 4)
+    return ffi::Error::InvalidArgument("onednn conv: operands must have rank >= 4");
+  // Shapes of the single convolution (last four dims of each operand).
+  auto last4 = [](ffi::Span<const int64_t> d) {
+    return std::array<int64_t, 4>{d[d.size() - 4], d[d.size() - 3], d[d.size() - 2], d[d.size() - 1]};
+  };
+  auto A = last4(da), B = last4(db), O = last4(dout);
+  Geometry g{};
+  if (kind == kFwd) {  // a = x, b = w, out = y
+    g.n = A[0], g.h = A[1], g.w = A[2], g.c = A[3];
+    g.kh = B[0], g.kw = B[1], g.o = B[3];
+    g.ho = O[1], g.wo = O[2];
+  } else if (kind == kBwdData) {  // a = dy, b = w, out = dx
+    g.n = O[0], g.h = O[1], g.w = O[2], g.c = O[3];
+    g.kh = B[0], g.kw = B[1], g.o = B[3];
+    g.ho = A[1], g.wo = A[2];
+  } else {  // a = x, b = dy, out = dw
+    g.n = A[0], g.h = A[1], g.w = A[2], g.c = A[3];
+    g.kh = O[0], g.kw = O[1], g.o = O[3];
+    g.ho = B[1], g.wo = B[2];
+  }
+  g.sh = stride_h, g.sw = stride_w, g.plh = pad_lo_h, g.plw = pad_lo_w;
+  g.phh = pad_hi_h, g.phw = pad_hi_w, g.dh = dil_h, g.dw = dil_w;
+  if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.plh < 0 || g.plw < 0 || g.phh < 0 ||
+      g.phw < 0)
+    return ffi::Error::InvalidArgument("onednn conv: bad stride, dilation or padding");
+  auto out_size = [](int64_t n, int64_t k, int64_t s, int64_t lo, int64_t hi, int64_t d) {
+    return (n + lo + hi - ((k - 1) * d + 1)) / s + 1;
+  };
+  if (g.ho != out_size(g.h, g.kh, g.sh, g.plh, g.phh, g.dh) ||
+      g.wo != out_size(g.w, g.kw, g.sw, g.plw, g.phw, g.dw) || g.ho < 1 || g.wo < 1)
+    return ffi::Error::InvalidArgument("onednn conv: inconsistent shapes");
+
+  // Leading dims: broadcast a's and b's to out's.
+  auto la = Leading(da), lb = Leading(db), lo = Leading(dout);
+  size_t k = lo.size();
+  if (la.size() > k || lb.size() > k)
+    return ffi::Error::InvalidArgument("onednn conv: result has fewer leading dims than an operand");
+  la.insert(la.begin(), k - la.size(), 1);
+  lb.insert(lb.begin(), k - lb.size(), 1);
+  for (size_t i = 0; i < k; ++i)
+    if ((la[i] != lo[i] && la[i] != 1) || (lb[i] != lo[i] && lb[i] != 1))
+      return ffi::Error::InvalidArgument("onednn conv: leading dims do not broadcast");
+  int threads = Threads(pool);
+  omp_set_num_threads(threads);
+  float* pa = a.typed_data();
+  float* pb = b.typed_data();
+  float* po = out->typed_data();
+  int64_t size_a = A[0] * A[1] * A[2] * A[3], size_b = B[0] * B[1] * B[2] * B[3];
+  int64_t size_o = O[0] * O[1] * O[2] * O[3];
+  int64_t total = Prod(lo);
+  if (total == 1) {
+    Run(kind, g, threads, pa, pb, po);
+    return ffi::Error::Success();
+  }
+  // Activation-only batching of fwd / bwd data: the leading dims are more images.
+  if (kind != kBwdWeights && Prod(lb) == 1 && Prod(la) == total) {
+    Geometry gg = g;
+    gg.n = g.n * total;
+    Run(kind, gg, threads, pa, pb, po);
+    return ffi::Error::Success();
+  }
+  std::vector<int64_t> idx(k, 0);
+  for (int64_t t = 0; t < total; ++t) {
+    int64_t ia = 0, ib = 0;
+    for (size_t i = 0; i < k; ++i) {
+      ia = ia * la[i] + (la[i] == 1 ? 0 : idx[i]);
+      ib = ib * lb[i] + (lb[i] == 1 ? 0 : idx[i]);
+    }
+    Run(kind, g, threads, pa + ia * size_a, pb + ib * size_b, po + t * size_o);
+    for (size_t i = k; i-- > 0;) {
+      if (++idx[i] < lo[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return ffi::Error::Success();
+}
+
+template <int kKind>
+ffi::Error ConvKind(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
+                    ffi::ResultBuffer<ffi::F32> out, int64_t sh, int64_t sw, int64_t plh,
+                    int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw) {
+  try {
+    return Conv(kKind, pool, a, b, out, sh, sw, plh, plw, phh, phw, dh, dw);
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  }
+}
+
+#define ENHANCE_BIND(kind)                   \
+  ffi::Ffi::Bind()                           \
+      .Ctx<ffi::ThreadPool>()                \
+      .Arg<ffi::Buffer<ffi::F32>>()          \
+      .Arg<ffi::Buffer<ffi::F32>>()          \
+      .Ret<ffi::Buffer<ffi::F32>>()          \
+      .Attr<int64_t>("stride_h")             \
+      .Attr<int64_t>("stride_w")             \
+      .Attr<int64_t>("pad_lo_h")             \
+      .Attr<int64_t>("pad_lo_w")             \
+      .Attr<int64_t>("pad_hi_h")             \
+      .Attr<int64_t>("pad_hi_w")             \
+      .Attr<int64_t>("dil_h")                \
+      .Attr<int64_t>("dil_w")
+
+}  // namespace
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd, ConvKind<kFwd>, ENHANCE_BIND(kFwd));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data, ConvKind<kBwdData>,
+                              ENHANCE_BIND(kBwdData));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_weights, ConvKind<kBwdWeights>,
+                              ENHANCE_BIND(kBwdWeights));
+
+// The oneDNN version the extension runs with, e.g. 30200 for 3.2.0.
+extern "C" int enhance_onednn_version() {
+  const dnnl_version_t* v = dnnl_version();
+  return v->major * 10000 + v->minor * 100 + v->patch;
+}
