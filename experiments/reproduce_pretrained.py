@@ -3,49 +3,41 @@
   python experiments/reproduce_pretrained.py                      # all rows
   python experiments/reproduce_pretrained.py --only=dncnn_s25,ffdnet_gray:sigma=25 --max_images=10
 
-For every row it imports the weights if `init_checkpoint` is missing
-(`enhance_jax.import_weights`), then scores the config in
-experiments/configs/pretrained/ with
+For every row it imports the weights if `init_checkpoint` is missing (what
+`python -m enhance_jax.import_weights` does), then scores the shipped config
+enhance_jax/configs/pretrained/<name>.py through `enhance_jax.api.evaluate`, in-process:
+the same as
 
-  python -m enhance_jax.evaluate --config=<config>:<arg> --output_json=<file>
+  python -m enhance_jax.evaluate --config=pretrained/<name>:<arg> --output_json=<file>
 
-(the same evaluation path as every other config: in-graph degradation with a
-key per image, the config's PSNR/SSIM protocol). The JSON keeps the command
-that made each row.
-
-Each finished row is kept in `<output>.json` (with its image count) and the table is rewritten after every row, so an interrupted run keeps
-its rows and a rerun skips them (`--norerun_done` is the default; pass
-`--rerun_done` to score again).
+(in-graph degradation with a key per image, the config's PSNR/SSIM protocol).
+Each finished row is kept in `<results>/pretrained.json` (with its image count and the
+command that made it) and the table is rewritten after every row, so an interrupted run
+keeps its rows and a rerun skips them (pass `--rerun_done` to score again).
 """
 from __future__ import annotations
 
 import datetime
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from absl import flags, logging  # noqa: E402
 
-from absl import app, flags, logging  # noqa: E402
-
+from experiments import common  # noqa: E402
 from enhance_jax.training import logs  # noqa: E402
 
+REPO = common.ROOT
 FLAGS = flags.FLAGS
 flags.DEFINE_string("only", "", "Comma-separated config names or name:arg rows to run "
                     "(default: all rows).")
-flags.DEFINE_bool("rerun_done", False, "Score rows already in <output>.json again.")
+flags.DEFINE_bool("rerun_done", False, "Score rows already in <results>/pretrained.json again.")
 flags.DEFINE_integer("max_images", 0, "Score only the first N images per set (0 = all).")
-flags.DEFINE_string("output", str(REPO / "experiments" / "results" / "pretrained.md"),
-                    "Markdown table to write.")
 flags.DEFINE_string("weights_dir", None, "Imported variables (default: $ENHANCE_JAX_WEIGHTS or "
                     "<repo>/weights).")
-
-CONFIG_DIR = REPO / "experiments" / "configs" / "pretrained"
 
 # (config, arg, set, condition, published PSNR, source of the published number)
 ROWS = [
@@ -71,35 +63,32 @@ ROWS = [
 
 
 def _ensure_weights(name: str, checkpoint: Path) -> None:
+  """Imports the official weights of `name` into `checkpoint` if missing (what
+  `python -m enhance_jax.import_weights --model=NAME` does)."""
   if checkpoint.exists():
     return
-  from enhance_jax import import_weights  # pylint: disable=g-import-not-at-top
+  from enhance_jax.weights import importers, variables  # pylint: disable=g-import-not-at-top
   logging.info("importing %s -> %s", name, checkpoint)
-  import_weights.run([name], None, checkpoint.parent)
+  variables.save_variables(checkpoint, importers.load(name))
 
 
 def _score_evaluate(name: str, arg: str, checkpoint: Path) -> dict:
-  with tempfile.TemporaryDirectory() as tmp:
-    out = Path(tmp) / "result.json"
-    cmd = [sys.executable, "-m", "enhance_jax.evaluate",
-           f"--config={CONFIG_DIR / (name + '.py')}" + (f":{arg}" if arg else ""),
-           f"--config.init_checkpoint={checkpoint}", f"--output_json={out}"]
-    if FLAGS.max_images:
-      cmd.append(f"--config.data.max_eval_images={FLAGS.max_images}")
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
-    if proc.returncode != 0 or not out.exists():
-      tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-      raise RuntimeError(f"evaluate failed for {name}:{arg}: {tail[0]}")
-    return json.loads(out.read_text())
+  """`python -m enhance_jax.evaluate --config=pretrained/NAME:ARG`, in-process (api.evaluate)."""
+  from enhance_jax import api  # pylint: disable=g-import-not-at-top
+  overrides = {"init_checkpoint": str(checkpoint)}
+  if FLAGS.max_images:
+    overrides["data.max_eval_images"] = FLAGS.max_images
+  config = api.load_config(f"pretrained/{name}", arg or None, overrides)
+  results = api.evaluate(config)
+  return next(iter(results.values()))
 
 
-def main(argv):
-  del argv
+def main():
   logging.set_verbosity(logging.WARNING)
   weights_dir = Path(FLAGS.weights_dir or os.environ.get("ENHANCE_JAX_WEIGHTS", REPO / "weights"))
   only = {s.strip() for s in FLAGS.only.split(",") if s.strip()}
   rows = [r for r in ROWS if not only or r[0] in only or f"{r[0]}:{r[1]}" in only]
-  output = Path(FLAGS.output)
+  output = common.results_dir() / "pretrained.md"
   cache_path = output.with_suffix(".json")
   cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
   for name, arg, dataset, cond, published, source in rows:
@@ -136,7 +125,7 @@ def _write_table(path: Path, cache: dict) -> None:
       "# Official pretrained models: our re-implementation vs the published PSNR",
       "",
       "Made by `experiments/reproduce_pretrained.py` (rows and the command of each are kept in",
-      f"`{path.with_suffix('.json').name}`), each scored by `python -m enhance_jax.evaluate`.",
+      f"`{path.with_suffix('.json').name}`), each scored by `enhance_jax.api.evaluate` (= `python -m enhance_jax.evaluate --config=pretrained/NAME:ARG`).",
       "",
       "Denoising: x + σ/255·N(0,1) (not clipped), output rounded to uint8, PSNR on the full",
       "image (published numbers used MATLAB `randn('seed',0)` noise). SR: the set's MATLAB-bicubic",
@@ -169,4 +158,4 @@ def _write_table(path: Path, cache: dict) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  common.run(main)

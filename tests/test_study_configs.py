@@ -1,4 +1,6 @@
-"""Every shipped config (enhance_jax/configs) loads, passes the schema and builds its model; a
+"""Every shipped config (enhance_jax/configs) loads, passes the schema and builds its model, and
+so does every row of every study config (enhance_jax/configs/studies) in both profiles; study
+arguments are parsed by the one strict parser; no study script builds a config itself; a
 2-step smoke run of the low-light CNN's cpu profile through the trainer."""
 from __future__ import annotations
 
@@ -11,11 +13,27 @@ import jax.numpy as jnp
 import pytest
 
 from enhance_jax import models
-from enhance_jax.config import load_config, shipped_configs
+from enhance_jax.config import ConfigError, load_config, shipped_configs
+from enhance_jax.configs._profiles import PROFILES
 from enhance_jax.training import components
 
+ROOT = Path(__file__).resolve().parents[1]
 PROFILED = ("lowlight_cnn", "lowlight_unet", "lowlight_mirnet", "inpainting_cnn")
+STUDIES = sorted(n.split("/", 1)[1] for n in shipped_configs() if n.startswith("studies/"))
 CASES = [(name, None) for name in shipped_configs()] + [(name, "cpu") for name in PROFILED]
+
+
+def _study_rows():
+  import importlib
+  out = []
+  for study in STUDIES:
+    module = importlib.import_module(f"enhance_jax.configs.studies.{study}")
+    for profile in PROFILES:
+      out += [(study, f"{arg},profile={profile}") for arg in module.rows(profile)]
+  return out
+
+
+STUDY_ROWS = _study_rows()
 
 
 def _id(case):
@@ -25,12 +43,85 @@ def _id(case):
 
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 def test_config_loads_and_builds(case):
+  _check_builds(case)
+
+
+@pytest.mark.parametrize("row", STUDY_ROWS, ids=[f"{s}:{a}" for s, a in STUDY_ROWS])
+def test_study_row_loads_and_builds(row):
+  """Each row of each study table is one config; it names its test sets (config.evals)."""
+  study, arg = row
+  config = _check_builds((f"studies/{study}", arg))
+  assert config.evals, f"{study}:{arg}: a study row scores named eval sets"
+
+
+def test_studies_have_rows():
+  assert set(STUDIES) >= {"ablations", "damage_removal", "denoising", "lowlight", "survey"}
+  assert all(any(s == study for s, _ in STUDY_ROWS) for study in STUDIES)
+
+
+def test_study_rows_differ():
+  """Rows of a study under one profile are different runs (else two rows print one command)."""
+  from enhance_jax import config as config_lib
+  for study in STUDIES:
+    rows = [a for s, a in STUDY_ROWS if s == study and a.endswith("profile=cpu")]
+    configs = [load_config(f"studies/{study}", a) for a in rows]
+    for i in range(len(configs)):
+      for j in range(i):
+        assert config_lib.diff(configs[i], configs[j]), (study, rows[i], rows[j])
+
+
+@pytest.mark.parametrize("arg, match", [
+    ("modle=dncnn,profile=cpu", "unknown key; did you mean model"),
+    ("model=dncnn,sigma=twenty", "sigma"),
+    ("model=dncnn,profile=gpu", "profile=gpu: use one of cpu, paper"),
+    ("model=unet", "model=unet: use bm3d or one of"),
+])
+def test_study_arg_refused(arg, match):
+  with pytest.raises(ConfigError, match=match):
+    load_config("studies/denoising", arg)
+
+
+@pytest.mark.parametrize("spec, arg", [("pretrained/dncnn_b", "sigmaa=15"),
+                                       ("baselines/bm3d_bsd68_s25", "max_image=2"),
+                                       ("lowlight_cnn", "profile=cpu,steps=3")])
+def test_config_args_use_the_one_parser(spec, arg):
+  with pytest.raises(ConfigError, match="unknown key"):
+    load_config(spec, arg)
+
+
+def test_config_args_typed():
+  assert load_config("pretrained/dncnn_b", "15").data.degrade == "gaussian_noise(sigma=15)"
+  assert load_config("baselines/bm3d_bsd68_s25", "sigma=50,max_images=2").data.max_eval_images == 2
+  assert load_config("lowlight_cnn", "profile=cpu").model.kwargs.features == 16
+
+
+def test_no_study_script_builds_a_config():
+  """Study scripts load configs (enhance_jax/configs/studies); they never build one."""
+  scripts = sorted((ROOT / "experiments").glob("*.py"))
+  assert scripts
+  for path in scripts:
+    text = path.read_text()
+    for banned in ("base_config(", "ConfigDict("):
+      assert banned not in text, f"{path.name} contains {banned}"
+
+
+def test_study_scripts_import_no_entry_point():
+  """Entry-point modules define absl flags; study scripts use enhance_jax.api instead."""
+  import re
+  for path in sorted((ROOT / "experiments").glob("*.py")):
+    text = path.read_text()
+    for entry in ("train", "evaluate", "enhance", "import_weights"):
+      pattern = rf"(from enhance_jax import [^\n]*\b{entry}\b|import enhance_jax\.{entry}\b|from enhance_jax\.{entry} import)"
+      assert not re.search(pattern, text), f"{path.name} imports enhance_jax.{entry}"
+
+
+def _check_builds(case):
   name, arg = case
   config = load_config(name, arg)
   if config.baseline.name:
     from enhance_jax.baselines import as_model
     assert as_model(config).name == config.baseline.name
-    return
+    return config
   model = components.model(config)
   sample = components.sample_input(config)
   x = jax.ShapeDtypeStruct(sample["input"].shape, jnp.float32)
@@ -42,6 +133,7 @@ def test_config_loads_and_builds(case):
   assert jax.tree.leaves(shapes["params"]), f"{_id(case)}: model has no parameters"
   if config.task == "gan":
     assert models.get(config.gan.disc.name, **dict(config.gan.disc.kwargs)) is not None
+  return config
 
 
 def test_profiles_reject_unknown():
