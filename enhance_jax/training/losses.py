@@ -3,6 +3,14 @@
 Each loss is `fn(pred, target) -> scalar` on NHWC float32 batches in [0, 1].
 `build("0.84*ssim+0.16*l1")` returns `fn(pred, target) -> (total, parts)` where
 `parts` maps each term's name to its unweighted value (for logging).
+
+A loss may declare that it needs more than (pred, target): `fn.needs` names
+keyword arguments, 'input' (the model's input batch) or an intermediate the
+model sows (e.g. Zero-DCE's 'curves'). The built loss then has `.needs` (the
+union over its terms) and is called as `fn(pred, target, context)` with
+`context` holding those names; the training step provides them
+(`steps.train_step`). Zero-DCE's zero-reference loss "zero_dce"
+(training/zero_reference.py) is such a loss and ignores the target.
 """
 from __future__ import annotations
 
@@ -67,9 +75,22 @@ def build(spec: str, extra: dict[str, Callable] | None = None
     fn = extra[name] if name in extra else LOSSES.lookup(name)
     terms.append((float(weight) if weight else 1.0, name, fn))
 
-  def loss_fn(pred, target):
-    parts = {name: fn(pred.astype(jnp.float32), target) for _, name, fn in terms}
+  needs = tuple(dict.fromkeys(k for _, _, fn in terms for k in getattr(fn, "needs", ())))
+
+  def loss_fn(pred, target, context=None):
+    context = context or {}
+    missing = [k for k in needs if k not in context]
+    if missing:
+      raise ValueError(f"Loss spec {spec!r} needs {', '.join(missing)} besides the prediction "
+                       f"and target; call it with a context dict holding them.")
+    parts = {name: fn(pred.astype(jnp.float32), target,
+                      **{k: context[k] for k in getattr(fn, "needs", ())})
+             for _, name, fn in terms}
     total = sum(w * parts[name] for w, name, _ in terms)
     return total, parts
 
+  loss_fn.needs = needs
   return loss_fn
+
+
+from enhance_jax.training import zero_reference  # noqa: E402,F401  (registers "zero_dce")
