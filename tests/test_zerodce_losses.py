@@ -135,3 +135,33 @@ def test_registered_loss_needs_input_and_curves(batch):
   assert set(parts) == {"zero_dce"}
   with pytest.raises(ValueError, match="needs"):
     loss_fn(jnp.asarray(enh), None)
+
+
+def test_zerodce_trains_on_unpaired_images_with_the_regression_step():
+  """train_step with loss 'zero_dce': the model's input and sown curve maps reach
+  the loss, the target is never read (here: NaNs), and the loss goes down."""
+  import optax
+  from enhance_jax import models
+  from enhance_jax.training import losses, state as state_lib, steps
+  rng = np.random.default_rng(2)
+  low = jnp.asarray((rng.uniform(size=(4, 32, 32, 3)) * 0.25).astype(np.float32))
+  model = models.get("zerodce", features=8)
+  tx = optax.adam(1e-3)
+  state = state_lib.create_train_state(model, tx, low, seed=0, ema=False)
+  step = jax.jit(lambda s, b: steps.train_step(
+      s, b, model=model, tx=tx, loss_fn=losses.build("zero_dce"), degrade=lambda b, k: b,
+      lr_schedule=lambda t: 1e-3))
+  batch = {"input": low, "target": jnp.full_like(low, jnp.nan)}
+  first = None
+  for _ in range(30):
+    state, metrics = step(state, batch)
+    first = float(metrics["loss"]) if first is None else first
+  last = float(metrics["loss"])
+  assert np.isfinite(last) and last < 0.8 * first, (first, last)
+  assert int(state.bad_step) == -1
+  assert "intermediates" not in state.model_state
+  # The loss equals zero_dce_total of the model's own output and curves.
+  out, curves = model.apply({"params": state.params}, low, return_curves=True)
+  _, m = step(state, batch)
+  np.testing.assert_allclose(float(m["loss"]), float(zr.zero_dce_total(out, low, curves)),
+                             rtol=1e-5)

@@ -58,19 +58,34 @@ def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTrans
   degradation and dropout, so a run is a pure function of (seed, data). A
   non-finite loss or gradient never reaches the parameters when
   `skip_nonfinite`: the update is dropped and `bad_step` records the first
-  such step (the loop stops or continues as configured).
+  such step (the loop stops or continues as configured). A loss with `needs`
+  (`losses.build`) also gets the model's input and the intermediates it sows
+  under those names (Zero-DCE's curve maps), so it may ignore the target.
   """
   key = jax.random.fold_in(state.rng, state.step)
   k_degrade, k_dropout = jax.random.split(key)
   batch = degrade(batch, k_degrade)
-  mutable = list(state.model_state.keys())
+  needs = tuple(getattr(loss_fn, "needs", ()))  # e.g. Zero-DCE's ('input', 'curves')
+  sown = tuple(k for k in needs if k != "input")
+  mutable = list(state.model_state.keys()) + (["intermediates"] if sown else [])
 
   def compute_loss(params):
     out = model.apply({"params": params, **state.model_state}, batch["input"], train=True,
                       rngs={"dropout": k_dropout}, mutable=mutable or False,
                       **_model_extras(batch, extra_inputs))
     pred, new_model_state = out if mutable else (out, {})
-    loss, parts = loss_fn(pred, batch["target"])
+    if not needs:
+      loss, parts = loss_fn(pred, batch["target"])
+      return loss, (parts, new_model_state)
+    inter = new_model_state.get("intermediates", {})
+    new_model_state = {k: v for k, v in new_model_state.items() if k != "intermediates"}
+    context = {"input": batch["input"]}
+    for k in sown:
+      if k not in inter:
+        raise ValueError(f"The loss needs {k!r}, which {type(model).__name__} does not sow "
+                         f"(its intermediates: {sorted(inter)}).")
+      context[k] = inter[k][0]
+    loss, parts = loss_fn(pred, batch["target"], context)
     return loss, (parts, new_model_state)
 
   (loss, (parts, new_model_state)), grads = jax.value_and_grad(compute_loss, has_aux=True)(
