@@ -174,6 +174,21 @@ def test_image_folder(tmp_path):
     DATASETS.get("image_folder", target_dir=str(tmp_path / "void"))
 
 
+def test_image_folder_several_folders(tmp_path):
+  """A list of folders (e.g. DICM and LIME) reads their images in order, named
+  '<folder>/<stem>'; paired inputs need one folder."""
+  for i in (2, 1):
+    _img(tmp_path / "A" / f"{i}.png", 8, 8, seed=i)
+  _img(tmp_path / "B" / "x.png", 6, 5, seed=3)
+  src = DATASETS.get("image_folder", target_dir=[str(tmp_path / "A"), str(tmp_path / "B")])
+  assert [src[i]["name"] for i in range(len(src))] == ["A/1", "A/2", "B/x"]
+  assert src[2]["target"].shape[:2] == (6, 5)
+  with pytest.raises(ValueError, match="single target_dir"):
+    DATASETS.get("image_folder", target_dir=[str(tmp_path / "A")], input_dir=str(tmp_path / "B"))
+  with pytest.raises(FileNotFoundError, match="image_folder"):
+    DATASETS.get("image_folder", target_dir=[str(tmp_path / "A"), str(tmp_path / "none")])
+
+
 def test_split_slices(tmp_path, data_dir):
   man = tmp_path / "manual"
   for i in range(4):

@@ -6,6 +6,7 @@ new folder is usable at once and nothing is copied.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from enhance_jax.data import imageio
 from enhance_jax.data.builders import common
@@ -13,9 +14,13 @@ from enhance_jax.data.sources import FileSource, register
 
 
 @register("image_folder")
-def image_folder(split: str = "train", channels: int | None = None, target_dir: str = "",
-                 input_dir: str = "", input_suffix: str = "", **unused) -> FileSource:
+def image_folder(split: str = "train", channels: int | None = None,
+                 target_dir: str | Sequence[str] = "", input_dir: str = "",
+                 input_suffix: str = "", **unused) -> FileSource:
   """Images of `target_dir` (and paired inputs of `input_dir`, matched by file stem).
+
+  `target_dir` may also be a list of folders (no `input_dir`): their images in
+  order, each named '<folder name>/<stem>' (e.g. DICM and LIME together).
 
   Args:
     split: if `target_dir/<split>` exists it is used (and `input_dir/<split>`);
@@ -31,6 +36,20 @@ def image_folder(split: str = "train", channels: int | None = None, target_dir: 
   del unused
   if not target_dir:
     raise ValueError("image_folder: set config.data.kwargs.target_dir to a folder of images.")
+  if not isinstance(target_dir, (str, Path)):
+    if input_dir:
+      raise ValueError("image_folder: input_dir pairs need a single target_dir folder.")
+    files, names = [], []
+    for d in map(Path, target_dir):
+      d = d.expanduser()
+      d = d / split if (d / split).is_dir() else d
+      try:
+        found = common.natural_sorted(imageio.list_images(d))
+      except imageio.ImageReadError as e:
+        raise FileNotFoundError(f"image_folder: {e}") from None
+      files += found
+      names += [f"{d.name}/{f.stem}" for f in found]
+    return FileSource(files, channels=channels, names=names)
   tdir, idir = Path(target_dir).expanduser(), Path(input_dir).expanduser() if input_dir else None
   if (tdir / split).is_dir():
     tdir = tdir / split
