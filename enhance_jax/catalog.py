@@ -21,9 +21,12 @@ SECTIONS = ("models", "datasets", "degradations", "losses", "baselines", "config
 _PARAM_SIZES = (32, 256)
 
 
-def _first_line(doc: str | None) -> str:
-  lines = (doc or "").strip().splitlines()
-  return lines[0].strip() if lines else ""
+def _first_line(doc: str | None, width: int = 110) -> str:
+  """The docstring's first paragraph on one line, cut at a word to at most `width` characters."""
+  text = " ".join((doc or "").strip().split("\n\n")[0].split())
+  if len(text) <= width:
+    return text
+  return text[:width - 3].rsplit(" ", 1)[0] + " ..."
 
 
 def _table(rows: list[tuple[str, ...]], indent: str = "  ", cap: int = 40) -> list[str]:
@@ -51,9 +54,12 @@ def backend_line() -> str:
   devices = jax.devices()
   head = f"backend: {backend} ({len(devices)} x {devices[0].device_kind}), jax {jax.__version__}"
   if backend == "cpu":
-    conv = ("XLA:CPU's lax.conv_general_dilated, with the CPU rewrites of "
-            "enhance_jax/models/convolution.py (transposed convolutions as sub-pixel matmuls, "
-            "windows larger than the input as im2col matmuls)")
+    from enhance_jax.models import convolution  # pylint: disable=g-import-not-at-top
+    kernels = getattr(convolution, "backend", lambda: "xla")()
+    conv = ("oneDNN kernels (enhance_jax.native) where they apply, else " if kernels == "onednn"
+            else "") + ("XLA:CPU's lax.conv_general_dilated, with the CPU rewrites of "
+                        "enhance_jax/models/convolution.py (transposed convolutions as sub-pixel "
+                        "matmuls, windows larger than the input as im2col matmuls)")
   else:
     conv = f"XLA's {backend} kernels for lax.conv_general_dilated (no rewrite on this platform)"
   return f"{head}; convolutions: {conv}"

@@ -28,8 +28,8 @@ def _has_platform_cond(fn, *args) -> bool:
 
 def _conv_apply(features, size, cin):
   conv = convolution.Conv(features, (3, 3), padding="SAME")
-  x = jnp.zeros((1, size[0], size[1], cin))
-  variables = conv.init(jax.random.key(0), x)
+  x = jax.ShapeDtypeStruct((1, size[0], size[1], cin), jnp.float32)
+  variables = jax.eval_shape(conv.init, jax.random.key(0), x)  # shapes: nothing is computed
   return conv.apply, variables, x
 
 
@@ -38,11 +38,9 @@ def test_conv_flops_are_2_h_w_cin_cout_9_once(size):
   h, w = size
   apply, variables, x = _conv_apply(16, size, 3)
   expected = 2 * h * w * 3 * 16 * 9
-  assert _has_platform_cond(apply, variables, x) == (size == (2, 2))
-  for platform in (None, "cpu", "tpu"):  # one branch, whichever platform: never both summed
-    f = complexity.count_flops(apply, variables, x, platform=platform)
-    assert f["conv"] + f["dot"] == expected, (platform, f)
-  assert complexity.count_flops(apply, variables, x)["conv"] == expected  # the plain conv
+  if size == (2, 2):  # a cond over the CPU rewrite and the plain conv: one branch counts
+    assert _has_platform_cond(apply, variables, x)
+  assert complexity.count_flops(apply, variables, x) == {"conv": expected, "dot": 0.0}
 
 
 @pytest.mark.parametrize("size", [(12, 10), (2, 2)])
@@ -50,20 +48,17 @@ def test_conv_gradient_flops_are_three_forwards(size):
   apply, variables, x = _conv_apply(8, size, 5)
   loss = lambda v, x: jnp.sum(apply(v, x) ** 2)
   forward = 2 * size[0] * size[1] * 5 * 8 * 9
-  for platform in (None, "cpu"):
-    f = complexity.count_flops(jax.grad(loss, argnums=(0, 1)), variables, x, platform=platform)
-    assert f["conv"] + f["dot"] == 3 * forward, (platform, f)  # forward, input and weight grads
+  f = complexity.count_flops(jax.grad(loss, argnums=(0, 1)), variables, x)
+  assert f == {"conv": 3 * forward, "dot": 0.0}  # forward, input and weight gradients
 
 
 def test_conv_transpose_flops_counted_once():
   layer = convolution.ConvTranspose(8, (2, 2), strides=(2, 2))
-  x = jnp.zeros((1, 4, 5, 3))
-  variables = layer.init(jax.random.key(0), x)
+  x = jax.ShapeDtypeStruct((1, 4, 5, 3), jnp.float32)
+  variables = jax.eval_shape(layer.init, jax.random.key(0), x)
   assert _has_platform_cond(layer.apply, variables, x)
   expected = 2 * (8 * 10) * 3 * 8  # each output pixel: one tap of 3 inputs per output channel
-  for platform in (None, "cpu"):
-    f = complexity.count_flops(layer.apply, variables, x, platform=platform)
-    assert f["conv"] + f["dot"] == expected, (platform, f)
+  assert complexity.count_flops(layer.apply, variables, x) == {"conv": expected, "dot": 0.0}
 
 
 def test_dense_flops_and_params():
@@ -94,11 +89,12 @@ def test_models_section_lists_every_model_with_its_parameters():
     row = [l for l in lines if l.split()[:1] == [name]]
     assert len(row) == 1, name
     counts[name] = int(row[0].split()[1].replace(",", ""))  # a count, not an error
-  # Independent counts: SRCNN 9-5-5 on Y; FFDNet/DnCNN/Zero-DCE from a real `model.init`.
+  # Independent counts: SRCNN 9-5-5 on Y; Zero-DCE's 7 3x3 convs (32 features; 79,416 in the
+  # paper); DnCNN-S's 17 bias-free 3x3 convs of 64 features, BatchNorm (scale, bias) on 15.
   assert counts["srcnn"] == 9 * 9 * 64 + 64 + 5 * 5 * 64 * 32 + 32 + 5 * 5 * 32 + 1
-  for name, extra in (("dncnn", {}), ("zerodce", {}), ("ffdnet", {"noise_level": jnp.zeros(1)})):
-    real = models.get(name).init(jax.random.key(0), jnp.zeros((1, 8, 8, 3)), **extra)
-    assert counts[name] == sum(a.size for a in jax.tree.leaves(real["params"])), name
+  assert counts["zerodce"] == (9 * 3 * 32 + 32 + 3 * (9 * 32 * 32 + 32) + 2 * (9 * 64 * 32 + 32)
+                               + 9 * 64 * 24 + 24) == 79416
+  assert counts["dncnn"] == 9 * 3 * 64 + 15 * (9 * 64 * 64 + 2 * 64) + 9 * 64 * 3
 
 
 class _NeedsArgument(nn.Module):

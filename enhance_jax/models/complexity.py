@@ -9,12 +9,12 @@ channels counts 2*N*H*W*Cin*Cout*9, a Dense layer 2*N*in*out. Only convolutions 
 few per output element). Convolutions and matmuls inside `jit`, `custom_jvp/vjp`, `remat` and
 `scan` (times its length) are counted; a `while` body counts once (its trip count is unknown).
 
-Convolutions go through `lax.platform_dependent` (`enhance_jax.models.convolution`: a CPU
-rewrite as im2col or sub-pixel matmuls, or plain `lax.conv_general_dilated`), which traces as a
-`cond` over both implementations of the one convolution. Such a cond counts one branch: by
-default the platform-independent one (the plain convolution, the model's FLOPs as papers count
-them), or with `platform='cpu'` (etc.) the branch that platform lowers. Any other `cond` counts
-its most expensive branch.
+Convolutions go through `lax.platform_dependent` (`enhance_jax.models.convolution`: on CPU a
+rewrite as im2col or sub-pixel matmuls or a native kernel, elsewhere plain
+`lax.conv_general_dilated`), which traces as a `cond` over the implementations of the one
+convolution. Such a cond counts only its platform-independent branch: the plain convolution, the
+model's FLOPs as papers count them, whatever the backend runs (a native kernel is opaque to the
+jaxpr). Any other `cond` counts its most expensive branch.
 """
 from __future__ import annotations
 
@@ -33,15 +33,14 @@ def count_params(variables: Any) -> int:
   return sum(_prod(getattr(x, "shape", ())) for x in jax.tree.leaves(variables))
 
 
-def count_flops(fn: Callable, *args, platform: str | None = None, **kwargs) -> dict[str, float]:
+def count_flops(fn: Callable, *args, **kwargs) -> dict[str, float]:
   """FLOPs of the convolutions ('conv') and matmuls ('dot') traced in `fn(*args, **kwargs)`.
 
   2 per multiply-add; forward, input-gradient and weight-gradient convolutions alike (so
   `jax.grad` of a loss counts the backward pass too). `args` may be arrays or
-  `jax.ShapeDtypeStruct`s. `platform`: which branch of a platform-dependent convolution counts
-  (None: the plain convolution; 'cpu': the CPU rewrite). Nothing is compiled or run.
+  `jax.ShapeDtypeStruct`s. Nothing is compiled or run.
   """
-  return _jaxpr_flops(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr, platform)
+  return _jaxpr_flops(jax.make_jaxpr(fn)(*args, **kwargs).jaxpr)
 
 
 def _prod(xs) -> int:
@@ -61,21 +60,17 @@ def _sub_jaxprs(eqn):
         yield item.jaxpr
 
 
-def _cond_branch(eqn, subs: list, platform: str | None, cache: dict):
+def _cond_branch(eqn, subs: list, cache: dict):
   """The one branch of a `cond` that counts (see the module docstring)."""
   platforms = eqn.params.get("branches_platforms")
   if platforms and len(platforms) == len(subs):
-    chosen = None
-    if platform is not None:
-      chosen = next((s for s, p in zip(subs, platforms) if p and platform in p), None)
-    if chosen is None:  # the default (platform-independent) branch
-      chosen = next((s for s, p in zip(subs, platforms) if p is None), None)
-    if chosen is not None:
-      return chosen
-  return max(subs, key=lambda j: sum(_jaxpr_flops(j, platform, cache).values()))
+    default = [s for s, p in zip(subs, platforms) if p is None]
+    if default:
+      return default[0]
+  return max(subs, key=lambda j: sum(_jaxpr_flops(j, cache).values()))
 
 
-def _jaxpr_flops(jaxpr, platform: str | None = None, cache: dict | None = None) -> dict[str, float]:
+def _jaxpr_flops(jaxpr, cache: dict | None = None) -> dict[str, float]:
   cache = {} if cache is None else cache
   if id(jaxpr) in cache:
     return cache[id(jaxpr)][1]
@@ -99,10 +94,10 @@ def _jaxpr_flops(jaxpr, platform: str | None = None, cache: dict | None = None) 
       out["dot"] += 2.0 * _prod(res.shape) * _prod(lhs.shape[d] for d in lc)
     subs = list(_sub_jaxprs(eqn))
     if name == "cond" and subs:
-      subs = [_cond_branch(eqn, subs, platform, cache)]
+      subs = [_cond_branch(eqn, subs, cache)]
     mult = eqn.params.get("length", 1) if name == "scan" else 1
     for sub in subs:
-      for k, v in _jaxpr_flops(sub, platform, cache).items():
+      for k, v in _jaxpr_flops(sub, cache).items():
         out[k] += mult * v
   cache[id(jaxpr)] = (jaxpr, out)  # the jaxpr is kept alive so that its id stays unique
   return out
