@@ -1,4 +1,5 @@
-"""Adversarial training: GAN losses, labels, D steps, learning, exact resume, 1 vs 4 devices."""
+"""Adversarial training: GAN losses, labels, D steps, learning, exact resume, 1 vs 4 devices,
+FSDP-sharded GAN state."""
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from enhance_jax.training import adversarial, checkpointing, components
+from enhance_jax.training import adversarial, checkpointing, tasks
 from enhance_jax.training import mesh as mesh_lib
 
 sp = lambda x: math.log1p(math.exp(x))  # noqa: E731  softplus, by hand
@@ -43,31 +44,31 @@ def gan_config():
 _COMPILED: dict = {}
 
 
-def _compiled(n_devices: int):
-  """(setup, mesh, jitted step) for `n_devices`, compiled once per module
-  (with the loop's shardings: replicated state, batch over 'data')."""
-  if n_devices not in _COMPILED:
+def _compiled(n_devices: int, fsdp: int = 1):
+  """(task, mesh, jitted step) for `n_devices` with a 'model' axis of `fsdp`,
+  compiled once per module with the loop's shardings (the task's FSDP rule:
+  params of >= 1024 elements sharded when fsdp > 1; batch over 'data')."""
+  if (n_devices, fsdp) not in _COMPILED:
     config = _gan_config()
-    mesh = mesh_lib.make_mesh(jax.devices()[:n_devices])
-    setup = adversarial.Setup(config, components.model(config), 100)
-    state = setup.create_state(mesh)
-    rep = jax.tree.map(lambda _: mesh_lib.replicated(mesh), state)
-    step = jax.jit(setup.step_fn(components.degrade(config)),
-                   in_shardings=(rep, mesh_lib.batch_sharded(mesh)),
-                   out_shardings=(rep, mesh_lib.replicated(mesh)), donate_argnums=(0,))
-    _COMPILED[n_devices] = (setup, mesh, step)
-  return _COMPILED[n_devices]
+    config.mesh.fsdp, config.mesh.min_shard_size = fsdp, 1024
+    mesh = mesh_lib.make_mesh(jax.devices()[:n_devices], fsdp=fsdp)
+    task = tasks.build(config, num_steps=100)
+    sharding = task.state_sharding(task.init_state(mesh), mesh)
+    step = jax.jit(task.step_fn(), in_shardings=(sharding, mesh_lib.batch_sharded(mesh)),
+                   out_shardings=(sharding, mesh_lib.replicated(mesh)), donate_argnums=(0,))
+    _COMPILED[n_devices, fsdp] = (task, mesh, step)
+  return _COMPILED[n_devices, fsdp]
 
 
 def _batch(n=4, size=32, seed=0):
   return {"target": np.random.RandomState(seed).rand(n, size, size, 3).astype(np.float32)}
 
 
-def _run(n_devices, n_steps, state=None, first=0):
+def _run(n_devices, n_steps, state=None, first=0, fsdp=1):
   """Runs steps first .. first + n_steps - 1 (batch s has seed s) from a fresh
   state or `state`; returns (state, host metrics per step)."""
-  setup, mesh, step = _compiled(n_devices)
-  state = setup.create_state(mesh) if state is None else state
+  task, mesh, step = _compiled(n_devices, fsdp)
+  state = task.init_state(mesh) if state is None else state
   history = []
   for s in range(first, first + n_steps):
     state, m = step(state, mesh_lib.global_batch(_batch(seed=s), mesh))
@@ -145,8 +146,8 @@ def test_d_steps_counted_and_both_losses_move():
 
 
 def test_nonfinite_update_skipped_and_recorded():
-  setup, mesh, step = _compiled(1)
-  state = setup.create_state(mesh)
+  task, mesh, step = _compiled(1)
+  state = task.init_state(mesh)
   before = jax.device_get((state.params, state.d_params))
   bad = _batch()
   bad["target"][0, 0, 0, 0] = np.nan
@@ -163,8 +164,8 @@ def test_checkpoint_resume_is_bit_identical(tmp_path):
   ckpt = checkpointing.Checkpointer(tmp_path / "ckpt", async_save=False)
   ckpt.save(half)
   ckpt.wait()
-  setup, mesh, _ = _compiled(1)
-  restored = ckpt.restore(setup.create_state(mesh))
+  task, mesh, _ = _compiled(1)
+  restored = ckpt.restore(task.init_state(mesh))
   ckpt.close()
   assert int(restored.step) == 2 and int(restored.d_step) == 4
   resumed, _ = _run(1, 2, restored, first=2)
@@ -186,6 +187,28 @@ def test_four_devices_match_one_device():
       np.testing.assert_allclose(h4[k], h1[k], atol=1e-5, rtol=1e-5, err_msg=k)
 
 
+def test_fsdp_shards_gan_state_like_regression_and_matches_replicated():
+  """mesh.fsdp=2 on 4 devices: G's and D's large parameters, their optimizer
+  states and G's EMA are sharded over 'model' (small ones and D's batch stats
+  replicated), and the losses equal the 1-device replicated run's."""
+  task, mesh, _ = _compiled(4, fsdp=2)
+  state = task.init_state(mesh)
+  for field in ("params", "d_params", "opt_state", "d_opt_state", "ema_params"):
+    leaves = [x for x in jax.tree.leaves(getattr(state, field)) if x.ndim]
+    sharded = [x.size for x in leaves if mesh_lib.MODEL_AXIS in x.sharding.spec]
+    assert sharded and min(sharded) >= 1024, field  # the large ones, and only those
+    assert any(x.size < 1024 and x.sharding.is_fully_replicated for x in leaves), field
+  assert jax.tree.leaves(state.d_model_state)  # BatchNorm statistics: replicated
+  assert all(x.sharding.is_fully_replicated for x in jax.tree.leaves(state.d_model_state))
+  assert max(x.size for x in jax.tree.leaves(state.d_params)) >= 4096
+  _, one = _run(1, 3)
+  fsdp_state, fsdp = _run(4, 3, fsdp=2)
+  assert int(fsdp_state.step) == 3 and int(fsdp_state.d_step) == 6
+  for h1, h4 in zip(one, fsdp):
+    for k in ("g_loss", "g_adv", "loss_l1", "d_loss", "d_real", "d_fake"):
+      np.testing.assert_allclose(h4[k], h1[k], atol=1e-5, rtol=1e-5, err_msg=k)
+
+
 # --- The loop -----------------------------------------------------------------------
 
 
@@ -202,7 +225,7 @@ def test_loop_trains_writes_samples_and_resumes_exactly(gan_config, tmp_path):
   summary = loop.train_and_evaluate(c, str(tmp_path / "a"))
   assert (tmp_path / "a" / "eval_grid.png").is_file()
   for k in ("ssim", "mse", "ssim_accuracy", "input_ssim", "input_ssim_accuracy"):
-    assert k in summary, k
+    assert k in summary["eval"], k
   rows = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
   train = [r for r in rows if r["split"] == "train"]
   assert {"g_loss", "d_loss", "d_real", "d_fake", "learning_rate", "d_learning_rate"} <= set(train[0])

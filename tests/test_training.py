@@ -40,10 +40,13 @@ def test_loss_goes_down(tiny_config, tmp_path):
   first = np.mean([losses[s] for s in range(1, 6)])
   last = np.mean([losses[s] for s in range(36, 41)])
   assert last < 0.75 * first, losses
-  assert summary["num_images"] == 2
-  assert summary["psnr"] > summary["input_psnr"]
+  assert list(summary) == ["eval"]  # no config.evals: one set named "eval"
+  assert summary["eval"]["num_images"] == 2
+  assert summary["eval"]["psnr"] > summary["eval"]["input_psnr"]
   assert (tmp_path / "eval_grid.png").stat().st_size > 0
-  assert json.loads((tmp_path / "eval_metrics.json").read_text())["num_images"] == 2
+  report = json.loads((tmp_path / "eval_metrics.json").read_text())
+  assert list(report) == ["eval"] and report["eval"]["num_images"] == 2
+  assert report["eval"]["step"] == 40 and len(report["eval"]["per_image"]) == 2
 
 
 def test_four_devices_match_one(tiny_config, tmp_path):
@@ -57,7 +60,7 @@ def test_four_devices_match_one(tiny_config, tmp_path):
   assert l1.keys() == l4.keys()
   for s in l1:
     assert abs(l1[s] - l4[s]) < 1e-5, (s, l1[s], l4[s])
-  assert abs(one["psnr"] - four["psnr"]) < 1e-3
+  assert abs(one["eval"]["psnr"] - four["eval"]["psnr"]) < 1e-3
 
 
 def test_resume_equals_uninterrupted(tiny_config, tmp_path):

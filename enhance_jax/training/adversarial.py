@@ -17,9 +17,7 @@ judges concat(input, image) along channels.
 """
 from __future__ import annotations
 
-import dataclasses
-import functools
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import flax.struct
 import jax
@@ -30,8 +28,7 @@ import optax
 from absl import logging
 
 from enhance_jax import models
-from enhance_jax.training import components, losses, optim
-from enhance_jax.training import mesh as mesh_lib
+from enhance_jax.training import losses
 from enhance_jax.training import state as state_lib
 from enhance_jax.training.steps import _model_extras, apply_gradients
 
@@ -42,45 +39,29 @@ GAN_LOSSES = ("bce", "lsgan", "hinge")
 
 
 @flax.struct.dataclass
-class GANState:
-  """The generator's `TrainState` fields (step = G updates = iterations;
-  params, model_state, opt_state, ema_params, rng, bad_step) plus the
-  discriminator's: d_step (int32, D updates so far), d_params, d_model_state,
-  d_opt_state. bad_step is the first iteration whose G or D loss or gradient
-  was not finite (-1 if none). G's fields keep their regression names, so
-  `evaluate`/`enhance` read a GAN checkpoint like any other. Replicated on the
-  mesh (the loop shards only regression `TrainState`s FSDP-style)."""
-  step: jax.Array
-  params: Any
-  model_state: Any
-  opt_state: Any
-  ema_params: Any
-  rng: jax.Array
-  bad_step: jax.Array
+class GANState(state_lib.TrainState):
+  """A `TrainState` for the generator (step = G updates = iterations; params,
+  model_state, opt_state, ema_params, rng, bad_step) plus the discriminator's
+  d_step (int32, D updates so far), d_params, d_model_state and d_opt_state.
+  bad_step is the first iteration whose G or D loss or gradient was not finite
+  (-1 if none). G's fields keep their regression names, so `evaluate`/`enhance`
+  read a GAN checkpoint like any other. Both networks' parameters, optimizer
+  states (and G's EMA) are sharded by the FSDP rule (`SHARDED`)."""
   d_step: jax.Array
   d_params: Any
   d_model_state: Any
   d_opt_state: Any
 
-  variables = state_lib.TrainState.variables  # G's variables (EMA when asked and present)
+  SHARDED: ClassVar[tuple[str, ...]] = state_lib.TrainState.SHARDED + ("d_params", "d_opt_state")
 
 
-def create_gan_state(generator, discriminator, g_tx: optax.GradientTransformation,
-                     d_tx: optax.GradientTransformation, sample_input: jax.Array,
-                     sample_target: jax.Array, seed: int, ema: bool, conditional: bool,
-                     g_variables: dict | None = None) -> GANState:
-  """A fresh state: G from `g_variables` (or `fold_in(PRNGKey(seed), 0)`), D
-  initialised with `fold_in(PRNGKey(seed), 2)` on `sample_target` (+ cond)."""
-  g = state_lib.create_train_state(generator, g_tx, sample_input, seed, ema,
-                                   variables=g_variables)
-  key = jax.random.fold_in(jax.random.PRNGKey(seed), 2)
-  cond = sample_input if conditional else None
-  d_vars = dict(discriminator.init({"params": key, "dropout": key}, sample_target, cond,
-                                   train=False))
+def create_gan_state(g_variables: dict, d_variables: dict, g_tx: optax.GradientTransformation,
+                     d_tx: optax.GradientTransformation, seed: int, ema: bool) -> GANState:
+  """Step 0 from G's and D's variables (`state.init_variables`)."""
+  d_vars = dict(d_variables)
   d_params = d_vars.pop("params")
-  return GANState(**{f.name: getattr(g, f.name) for f in dataclasses.fields(g)},
-                  d_step=jnp.zeros((), jnp.int32), d_params=d_params, d_model_state=d_vars,
-                  d_opt_state=d_tx.init(d_params))
+  return GANState.create(g_variables, g_tx, seed, ema, d_step=jnp.zeros((), jnp.int32),
+                         d_params=d_params, d_model_state=d_vars, d_opt_state=d_tx.init(d_params))
 
 
 # --- Losses and labels --------------------------------------------------------
@@ -268,15 +249,11 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
 # --- Building from a config ---------------------------------------------------
 
 
-def enabled(config: ml_collections.ConfigDict) -> bool:
-  return bool(config.get("gan") and config.gan.get("enabled", False))
-
-
 def discriminator(config: ml_collections.ConfigDict):
   """The registered discriminator `config.gan.disc.name` with its kwargs (and
   the compute dtype `config.train.dtype`, as the generator)."""
-  kwargs = dict(config.gan.disc.get("kwargs", {}))
-  if config.train.get("dtype", "float32") != "float32":
+  kwargs = dict(config.gan.disc.kwargs)
+  if config.train.dtype != "float32":
     kwargs.setdefault("dtype", jnp.dtype(config.train.dtype))
   return models.get(config.gan.disc.name, **kwargs)
 
@@ -286,10 +263,10 @@ def recon_loss(config: ml_collections.ConfigDict) -> Callable:
   perceptual loss when `gan.vgg_weights` loads (else a warning, no term)."""
   gan = config.gan
   spec, extra = config.loss, {}
-  w = float(gan.get("perceptual_weight", 0.0))
+  w = float(gan.perceptual_weight)
   if w > 0:
     from enhance_jax.metrics import vgg
-    path, depth = gan.get("vgg_weights", ""), int(gan.get("vgg_depth", 19))
+    path, depth = gan.vgg_weights, int(gan.vgg_depth)
     try:
       if not path:
         raise FileNotFoundError("config.gan.vgg_weights is empty")
@@ -312,50 +289,3 @@ def label_range(v) -> tuple[float, float]:
     return (float(v), float(v))
   lo, hi = v
   return (float(lo), float(hi))
-
-
-class Setup:
-  """What the loop needs for a GAN config: optimizers, state and step function."""
-
-  def __init__(self, config: ml_collections.ConfigDict, generator, num_steps: int):
-    gan = config.gan
-    _check_loss(gan.loss)
-    if int(gan.d_steps) < 1:
-      raise ValueError(f"config.gan.d_steps={gan.d_steps}: must be >= 1.")
-    self.config, self.generator = config, generator
-    self.discriminator = discriminator(config)
-    self.g_tx, self.g_lr = optim.build(config.optimizer, num_steps)
-    self.d_tx, self.d_lr = optim.build(gan.optimizer, num_steps * int(gan.d_steps))
-    self.recon_fn = recon_loss(config)
-
-  def create_state(self, mesh) -> GANState:
-    """A fresh replicated state (G from `config.init_checkpoint` when set)."""
-    config = self.config
-    if config.get("init_checkpoint", ""):
-      g_vars, _ = components.load_inference_variables(config, self.generator, workdir=None)
-    else:
-      g_vars = components.init_variables(config, self.generator)
-    sample = components.sample_input(config)
-    zeros = lambda k: np.zeros(sample[k].shape, np.float32)  # noqa: E731
-    if config.gan.conditional and sample["input"].shape[:3] != sample["target"].shape[:3]:
-      raise ValueError("config.gan.conditional=True needs input and target of the same size "
-                       f"(got {sample['input'].shape} and {sample['target'].shape}); set it "
-                       "False for super-resolution.")
-    state = create_gan_state(self.generator, self.discriminator, self.g_tx, self.d_tx,
-                             zeros("input"), zeros("target"), config.seed,
-                             ema=config.train.ema_decay > 0,
-                             conditional=bool(config.gan.conditional), g_variables=g_vars)
-    return mesh_lib.replicate(state, mesh)
-
-  def step_fn(self, degrade, extra_inputs=(), skip_nonfinite: bool = True) -> Callable:
-    """The pure `(state, batch) -> (state, metrics)` with everything bound."""
-    gan = self.config.gan
-    return functools.partial(
-        adversarial_step, generator=self.generator, discriminator=self.discriminator,
-        g_tx=self.g_tx, d_tx=self.d_tx, recon_fn=self.recon_fn, degrade=degrade,
-        g_lr=self.g_lr, d_lr=self.d_lr, gan_loss=gan.loss, adv_weight=float(gan.adv_weight),
-        d_steps=int(gan.d_steps), real_label=label_range(gan.real_label),
-        fake_label=label_range(gan.fake_label), flip_prob=float(gan.flip_prob),
-        r1_weight=float(gan.r1_weight), conditional=bool(gan.conditional),
-        extra_inputs=extra_inputs, ema_decay=float(self.config.train.ema_decay),
-        skip_nonfinite=skip_nonfinite)

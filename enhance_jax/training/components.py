@@ -17,13 +17,14 @@ from enhance_jax.data import builders  # noqa: F401  (importing it registers the
 from enhance_jax.data import degradations, sources
 from enhance_jax.metrics import image_quality
 from enhance_jax.training import checkpointing
+from enhance_jax.training import state as state_lib
 from enhance_jax.weights import variables as variables_io
 
 
 def model(config: ml_collections.ConfigDict):
   """The registered model `config.model.name` with `config.model.kwargs`."""
-  kwargs = dict(config.model.get("kwargs", {}))
-  if config.train.get("dtype", "float32") != "float32":
+  kwargs = dict(config.model.kwargs)
+  if config.train.dtype != "float32":
     kwargs.setdefault("dtype", jnp.dtype(config.train.dtype))
   return models.get(config.model.name, **kwargs)
 
@@ -31,11 +32,11 @@ def model(config: ml_collections.ConfigDict):
 def source(config: ml_collections.ConfigDict, split: str):
   """The dataset source of `config.data.name` for `split`."""
   return sources.DATASETS.get(config.data.name, split=split, channels=config.data.channels,
-                              **dict(config.data.get("kwargs", {})))
+                              **dict(config.data.kwargs))
 
 
 def degrade(config: ml_collections.ConfigDict):
-  return degradations.build(config.data.get("degrade", ""))
+  return degradations.build(config.data.degrade)
 
 
 def protocol(config: ml_collections.ConfigDict) -> image_quality.Protocol:
@@ -45,21 +46,29 @@ def protocol(config: ml_collections.ConfigDict) -> image_quality.Protocol:
 def sample_input(config: ml_collections.ConfigDict, batch: int = 1) -> dict:
   """A zero batch with the shapes the model sees in training, after degradation."""
   p = config.data.patch_size
-  scale = config.data.get("scale", 1)
+  scale = config.data.scale
   fake = {"target": jnp.zeros((batch, p, p, config.data.channels), jnp.float32)}
   if scale > 1:  # the dataset ships low-resolution inputs
     fake["input"] = jnp.zeros((batch, p // scale, p // scale, config.data.channels), jnp.float32)
   return jax.eval_shape(degrade(config), fake, jax.random.PRNGKey(0))
 
 
-def init_variables(config: ml_collections.ConfigDict, model_) -> dict:
-  """Random initial variables for `model_` (host numpy arrays)."""
+def init_variables(config: ml_collections.ConfigDict, model_, abstract: bool = False) -> dict:
+  """Random initial variables of `model_` on the training input shapes, keys
+  from `config.seed` (`state.init_variables`: host numpy arrays, or shapes only
+  when `abstract`)."""
   sample = sample_input(config)
   extras = {k: jnp.zeros(sample[k].shape, sample[k].dtype) for k in models.extra_inputs(model_)}
-  x = jnp.zeros(sample["input"].shape, jnp.float32)
-  v = model_.init({"params": jax.random.PRNGKey(config.seed), "dropout": jax.random.PRNGKey(0)},
-                  x, train=False, **extras)
-  return jax.tree.map(np.asarray, v)
+  return state_lib.init_variables(model_, config.seed, jnp.zeros(sample["input"].shape),
+                                  abstract=abstract, **extras)
+
+
+def initial_variables(config: ml_collections.ConfigDict, model_) -> dict:
+  """The variables a fresh run starts from: `config.init_checkpoint` (shape-
+  checked) when set, else `init_variables`."""
+  if config.init_checkpoint:
+    return load_inference_variables(config, model_, workdir=None)[0]
+  return init_variables(config, model_)
 
 
 def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir: str | None,
@@ -71,7 +80,7 @@ def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir:
   FileNotFoundError naming both places when neither has weights, and
   ValueError listing mismatched parameters when they do not fit the model.
   """
-  expected = init_variables(config, model_)
+  expected = init_variables(config, model_, abstract=True)
   ckpt_dir = Path(workdir) / "checkpoints" if workdir else None
   if ckpt_dir is not None and ckpt_dir.is_dir():
     ckpt = checkpointing.Checkpointer(ckpt_dir, async_save=False)
@@ -85,7 +94,7 @@ def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir:
       which = "EMA" if params is tree.get("ema_params") else "raw"
       return jax.tree.map(np.asarray, v), f"{ckpt_dir}/{step} ({which} parameters)"
     ckpt.close()
-  if config.get("init_checkpoint", ""):
+  if config.init_checkpoint:
     v = variables_io.load_variables(config.init_checkpoint)
     variables_io.check_shapes(expected, v, config.init_checkpoint)
     return v, str(config.init_checkpoint)

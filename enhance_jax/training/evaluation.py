@@ -1,16 +1,97 @@
-"""Evaluation over a dataset split and the before/after image grid."""
+"""Evaluation over a dataset split, the named evaluation sets of a config and
+the before/after image grid.
+
+A config's evaluation sets are `config.evals` (big_vision style): each entry
+`config.evals.<name>` may hold `data` and `eval` dicts whose keys replace those
+of `config.data` / `config.eval` (e.g. another dataset, split, degradation or
+protocol). With `config.evals` empty there is one set, named "eval": the
+config's own `data.eval_split` and `eval` protocol.
+"""
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
 import jax
+import ml_collections
 import numpy as np
 
+from enhance_jax import models
 from enhance_jax.data import imageio, pipeline
 from enhance_jax.metrics import fid, image_quality
+from enhance_jax.training import components
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import steps
+
+IMPLICIT = "eval"  # the name of the one set of a config without `evals`
+_SECTIONS = ("data", "eval")
+
+
+def set_configs(config: ml_collections.ConfigDict, names: list[str] | None = None,
+                split: str | None = None) -> dict[str, ml_collections.ConfigDict]:
+  """{name: the config of that evaluation set}, in `config.evals` order (all
+  sets, or those in `names`); `split` replaces each set's `data.eval_split`.
+
+  Raises ValueError for an unknown name (listing the known ones) or an entry
+  key that `config.data` / `config.eval` lacks.
+  """
+  entries = dict(config.evals.items()) if config.evals else {IMPLICIT: {}}
+  if names is not None:
+    unknown = [n for n in names if n not in entries]
+    if unknown:
+      raise ValueError(f"Unknown evaluation set(s) {', '.join(map(repr, unknown))}: this config "
+                       f"has {', '.join(entries)}.")
+    entries = {n: entries[n] for n in dict.fromkeys(names)}
+  out = {}
+  for name, entry in entries.items():
+    c = config.copy_and_resolve_references()
+    for section, values in dict(entry).items():
+      if section not in _SECTIONS:
+        raise ValueError(f"config.evals.{name}.{section}: an evaluation set overrides only "
+                         f"{' and '.join(_SECTIONS)}.")
+      for key, value in dict(values).items():
+        if key not in c[section]:
+          raise ValueError(f"config.evals.{name}.{section}.{key}: config.{section} has no key "
+                           f"{key!r}.")
+        c[section][key] = value
+    if split:
+      c.data.eval_split = split
+    out[name] = c
+  return out
+
+
+class EvalSet:
+  """One named evaluation set, ready to score variables of `model`: its config,
+  its padded batches (opened once) and its jitted eval step."""
+
+  def __init__(self, name: str, config: ml_collections.ConfigDict, model, mesh):
+    self.name, self.config, self.mesh = name, config, mesh
+    self.split = config.data.eval_split
+    source = components.source(config, self.split)
+    self.batches = pipeline.eval_batches(source, config.data, int(config.eval.batch_size),
+                                         mesh_lib.data_size(mesh), config.eval.seed)
+    self.eval_fn = make_eval_fn(model, components.degrade(config), components.protocol(config),
+                                models.extra_inputs(model), mesh)
+    self.fid_variables = (fid.maybe_load_variables(config.eval.fid_weights)
+                          if config.eval.fid_weights else None)
+
+  @property
+  def grid_name(self) -> str:
+    """eval_grid.png for the implicit set, eval_grid_<name>.png otherwise."""
+    return "eval_grid.png" if self.name == IMPLICIT else f"eval_grid_{self.name}.png"
+
+  def run(self, variables) -> tuple[dict, list[dict], list[tuple]]:
+    """`evaluate` of `variables` on this set: (summary, per_image, samples)."""
+    e = self.config.eval
+    return evaluate(self.eval_fn, variables, self.batches, self.mesh, e.seed,
+                    keep_images=e.grid_images, ssim_threshold=float(e.ssim_threshold),
+                    fid_variables=self.fid_variables)
+
+
+def format_summary(name: str, summary: dict) -> str:
+  """'psnr 25.1234, ssim 0.8012, ...' (prefixed by the set's name unless implicit)."""
+  text = ", ".join(f"{k} {v:.4f}" for k, v in summary.items() if k != "num_images")
+  return text if name == IMPLICIT else f"{name}: {text}"
 
 
 def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs, mesh):
@@ -85,13 +166,12 @@ def _gather(x):
   return multihost_utils.process_allgather(x, tiled=True)
 
 
-def write_grid(path: str | Path, samples: list[tuple], labels=("input", "output", "target")) -> Path:
+def write_grid(path: str | Path, samples: list[tuple]) -> Path:
   """Writes a PNG: one row per sample, columns input | output | target.
 
   Inputs of another size than the target (SR) are upscaled by pixel
   repetition; gray images are shown as RGB; cells are padded to the largest.
   """
-  del labels
   rows = []
   for trip in samples:
     th, tw = trip[-1].shape[:2]

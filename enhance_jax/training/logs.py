@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,6 @@ import numpy as np
 
 def write_text(path: str | Path, text: str) -> Path:
   """Writes `text` to `path`; the file appears only when complete."""
-  import os
   path = Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
   tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -27,6 +27,61 @@ def write_json(path: str | Path, obj) -> Path:
   return write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
+_VERSIONED = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy", "enhance_jax")
+
+
+def _git_commit() -> str | None:
+  """HEAD of the git checkout holding this package (None when installed or no git)."""
+  import subprocess
+  package = Path(__file__).resolve().parents[1]
+  try:
+    out = subprocess.run(["git", "-C", str(package), "ls-files", "--error-unmatch", "-s",
+                          "__init__.py"], capture_output=True, text=True, timeout=10)
+    if out.returncode:  # not a tracked file of a checkout (e.g. site-packages in a venv)
+      return None
+    out = subprocess.run(["git", "-C", str(package), "rev-parse", "HEAD"], capture_output=True,
+                         text=True, timeout=10)
+  except (OSError, subprocess.TimeoutExpired):
+    return None
+  return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
+
+
+def run_start_info(start_step: int) -> dict:
+  """What started this run: command line, git commit (when run from a
+  checkout), package versions, devices, UTC start time and the start step."""
+  import datetime
+  from importlib import metadata
+  versions = {}
+  for dist in _VERSIONED:
+    try:
+      versions[dist] = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+      versions[dist] = None
+  d = jax.devices()
+  info = {"argv": list(sys.argv), "start_time": datetime.datetime.now(
+      datetime.timezone.utc).isoformat(timespec="seconds"), "start_step": int(start_step)}
+  commit = _git_commit()
+  if commit:
+    info["git_commit"] = commit
+  info["versions"] = versions
+  info["devices"] = {"platform": d[0].platform, "kind": d[0].device_kind, "count": len(d),
+                     "process_count": jax.process_count()}
+  return info
+
+
+def record_run_start(workdir: str | Path, start_step: int) -> Path:
+  """Appends `run_start_info` to `<workdir>/run_info.json` ({"starts": [...]},
+  one entry per start or resume, earlier ones kept)."""
+  path = Path(workdir) / "run_info.json"
+  starts = []
+  if path.is_file():
+    try:
+      starts = list(json.loads(path.read_text()).get("starts", []))
+    except (ValueError, AttributeError):  # unreadable: keep it beside the new file
+      os.replace(path, path.with_name(f"run_info.unreadable.{int(time.time())}.json"))
+  return write_json(path, {"starts": starts + [run_start_info(start_step)]})
+
+
 def _fmt_time(seconds: float) -> str:
   if not math.isfinite(seconds):
     return "?"
@@ -37,8 +92,10 @@ def _fmt_time(seconds: float) -> str:
 
 
 class MetricWriter:
-  """Appends `{"step": s, "split": ..., **metrics}` to metrics.jsonl and writes
-  the same scalars to TensorBoard under `<split>/<name>`. No-op off process 0."""
+  """Appends `{"step": s, "split": ..., **metrics}` to metrics.jsonl (plus
+  `"name": <set>` for a named evaluation set) and writes the same scalars to
+  TensorBoard under `<split>/<metric>` (`<split>/<set>/<metric>`). No-op off
+  process 0."""
 
   def __init__(self, workdir: str | Path, tensorboard: bool = True):
     self.active = jax.process_index() == 0
@@ -51,15 +108,17 @@ class MetricWriter:
         from tensorboardX import SummaryWriter
         self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
 
-  def write(self, step: int, split: str, metrics: dict) -> None:
+  def write(self, step: int, split: str, metrics: dict, name: str | None = None) -> None:
     if not self.active:
       return
     clean = {k: float(np.asarray(v)) for k, v in metrics.items()}
+    head = {"step": int(step), "split": split, **({"name": name} if name else {})}
     with open(self.path, "a") as f:
-      f.write(json.dumps({"step": int(step), "split": split, **clean}) + "\n")
+      f.write(json.dumps({**head, **clean}) + "\n")
     if self._tb is not None:
+      prefix = f"{split}/{name}" if name else split
       for k, v in clean.items():
-        self._tb.add_scalar(f"{split}/{k}", v, int(step))
+        self._tb.add_scalar(f"{prefix}/{k}", v, int(step))
       self._tb.flush()
 
   def close(self) -> None:

@@ -1,7 +1,6 @@
 """`train_and_evaluate`: the one training loop every config runs through."""
 from __future__ import annotations
 
-import functools
 import signal
 import time
 from pathlib import Path
@@ -11,12 +10,10 @@ import ml_collections
 import numpy as np
 from absl import logging
 
-from enhance_jax import models
+from enhance_jax import config as config_lib
 from enhance_jax.data import pipeline
-from enhance_jax.training import adversarial, checkpointing, components, evaluation, logs
-from enhance_jax.training import losses, optim, steps
+from enhance_jax.training import checkpointing, components, evaluation, logs, tasks
 from enhance_jax.training import mesh as mesh_lib
-from enhance_jax.training import state as state_lib
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -49,81 +46,73 @@ class _StopSignal:
       signal.signal(sig, handler)
 
 
-def _state_sharding(config: ml_collections.ConfigDict, state, mesh):
-  """FSDP-style shardings (config.mesh) for a TrainState; a GAN state is replicated."""
-  if not isinstance(state, state_lib.TrainState):
-    return jax.tree.map(lambda _: mesh_lib.replicated(mesh), state)
-  return mesh_lib.state_sharding(state, mesh, int(config.get("mesh", {}).get("min_shard_size", 0)))
+# The config keys that determine the shapes and structure of the saved state: a
+# resume that changes one of them is refused before anything is restored.
+SHAPE_KEYS = ("task", "model", "data.channels", "data.scale")
+GAN_SHAPE_KEYS = ("gan.disc", "gan.conditional")
 
 
-def create_state(config: ml_collections.ConfigDict, model, tx, mesh) -> state_lib.TrainState:
-  """A fresh state on the mesh (from `config.init_checkpoint` when set)."""
-  init = None
-  if config.get("init_checkpoint", ""):
-    init, _ = components.load_inference_variables(config, model, workdir=None)
-  else:
-    init = components.init_variables(config, model)
-  sample = components.sample_input(config)
-  state = state_lib.create_train_state(model, tx, np.zeros(sample["input"].shape, np.float32),
-                                       config.seed, ema=config.train.ema_decay > 0,
-                                       variables=init)
-  return mesh_lib.place(state, _state_sharding(config, state, mesh))
+def check_resume(config: ml_collections.ConfigDict, workdir: Path) -> None:
+  """Raises ValueError (one line, listing the keys) when `config` differs from
+  the run saved in `workdir/config.json` in a key of SHAPE_KEYS (and, for a GAN,
+  GAN_SHAPE_KEYS): its checkpoints would not fit the new state."""
+  saved = config_lib.load_run_config(workdir)
+  if saved is None:
+    return
+  keys = SHAPE_KEYS + (GAN_SHAPE_KEYS if "gan" in (config.task, saved.get("task")) else ())
+  differ = config_lib.diff(saved, config, sections=keys)
+  if differ:
+    raise ValueError(
+        f"{workdir}: its checkpoints were trained with another model or data shape "
+        f"({', '.join(differ)} differ from {workdir / 'config.json'}); use a new --workdir, "
+        "or the saved values to resume.")
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
   """Trains `config` in `workdir`, resuming from its latest checkpoint.
 
   `devices` restricts the mesh (default: every device of every process).
-  Writes checkpoints/, metrics.jsonl, tensorboard/, eval_metrics.json and
-  eval_grid.png into `workdir`; returns the final evaluation summary.
+  Builds the task, the data and every evaluation set, resumes (refusing a
+  checkpoint of another model or data shape, `check_resume`) and only then
+  writes config.json and run_info.json. Writes checkpoints/, metrics.jsonl,
+  tensorboard/, eval_metrics.json and the image grids into `workdir`; returns
+  the last evaluation {set name: summary} ("eval" without `config.evals`).
   """
   workdir = Path(workdir).resolve()
-  workdir.mkdir(parents=True, exist_ok=True)
   is_main = jax.process_index() == 0
-  mesh = mesh_lib.make_mesh(devices, fsdp=int(config.get("mesh", {}).get("fsdp", 1)))
-  model = components.model(config)
-  extra_inputs = models.extra_inputs(model)
-  degrade = components.degrade(config)
-  loss_fn = losses.build(config.loss)
-  num_steps = int(config.train.num_steps)
-  tx, lr_schedule = optim.build(config.optimizer, num_steps)
-  global_batch = int(config.train.batch_size)
-  mesh_lib.check_batch_size(global_batch, mesh)
   if config.train.nan_policy not in ("stop", "skip"):
     raise ValueError(f"config.train.nan_policy={config.train.nan_policy!r}: use 'stop' or 'skip'.")
-
+  mesh = mesh_lib.make_mesh(devices, fsdp=int(config.mesh.fsdp))
+  num_steps = int(config.train.num_steps)
+  global_batch = int(config.train.batch_size)
+  mesh_lib.check_batch_size(global_batch, mesh)
+  task = tasks.build(config, num_steps=num_steps)
   train_source = components.source(config, config.data.train_split)
-  eval_source = components.source(config, config.data.eval_split)
-  eval_batches = pipeline.eval_batches(eval_source, config.data, config.eval.get("batch_size", 1),
-                                       mesh_lib.data_size(mesh), config.eval.seed)
+  eval_sets = [evaluation.EvalSet(name, c, task.model, mesh)
+               for name, c in evaluation.set_configs(config).items()]
+  state = task.init_state(mesh)
 
-  gan = adversarial.Setup(config, model, num_steps) if adversarial.enabled(config) else None
-  state = gan.create_state(mesh) if gan else create_state(config, model, tx, mesh)
   ckpt = checkpointing.Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
   latest = ckpt.latest_step()
   if latest is not None:
+    try:
+      check_resume(config, workdir)
+    except ValueError:
+      ckpt.close()
+      raise
     state = ckpt.restore(state)
     logging.info("Resumed from %s", ckpt.path(latest))
     if is_main:
       print(f"Resuming from step {latest} ({ckpt.path(latest)})", flush=True)
   start_step = int(jax.device_get(state.step))
+  if is_main:
+    config_lib.save_run_config(config, workdir)
+    logs.record_run_start(workdir, start_step)
 
-  state_sharding = _state_sharding(config, state, mesh)
-  batch_sharding = mesh_lib.batch_sharded(mesh)
-  step_fn = functools.partial(
-      steps.train_step, model=model, tx=tx, loss_fn=loss_fn, degrade=degrade,
-      lr_schedule=lr_schedule, extra_inputs=extra_inputs, ema_decay=config.train.ema_decay,
-      skip_nonfinite=True)
-  if gan:  # the adversarial step (both networks) replaces the regression one
-    step_fn = gan.step_fn(degrade, extra_inputs)
-  train_step = jax.jit(step_fn, in_shardings=(state_sharding, batch_sharding),
+  state_sharding = task.state_sharding(state, mesh)
+  train_step = jax.jit(task.step_fn(), in_shardings=(state_sharding, mesh_lib.batch_sharded(mesh)),
                        out_shardings=(state_sharding, mesh_lib.replicated(mesh)),
                        donate_argnums=(0,))
-  eval_fn = evaluation.make_eval_fn(model, degrade, components.protocol(config), extra_inputs, mesh)
-  fid_variables = None
-  if config.eval.get("fid_weights", ""):
-    from enhance_jax.metrics import fid
-    fid_variables = fid.maybe_load_variables(config.eval.fid_weights)
 
   writer = logs.MetricWriter(workdir)
   progress = logs.Progress(num_steps, start_step)
@@ -135,18 +124,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
   summary: dict = {}
 
   def run_eval(step: int) -> dict:
-    variables = state.variables(use_ema=config.eval.use_ema)
-    result, per_image, samples = evaluation.evaluate(
-        eval_fn, variables, eval_batches, mesh, config.eval.seed,
-        keep_images=config.eval.grid_images,
-        ssim_threshold=float(config.eval.get("ssim_threshold", 0.0)), fid_variables=fid_variables)
-    writer.write(step, "eval", result)
+    variables = task.eval_variables(state, use_ema=config.eval.use_ema)
+    summaries, report = {}, {}
+    for es in eval_sets:
+      result, per_image, samples = es.run(variables)
+      writer.write(step, "eval", result, name=es.name)
+      summaries[es.name] = result
+      report[es.name] = {"step": step, "dataset": es.config.data.name, "split": es.split,
+                         **result, "per_image": per_image}
+      if is_main:
+        evaluation.write_grid(workdir / es.grid_name, samples)
+        print(f"eval @ step {step}: {evaluation.format_summary(es.name, result)}", flush=True)
     if is_main:
-      evaluation.write_grid(workdir / "eval_grid.png", samples)
-      logs.write_json(workdir / "eval_metrics.json", {"step": step, **result, "per_image": per_image})
-      print(f"eval @ step {step}: " + ", ".join(
-          f"{k} {v:.4f}" for k, v in result.items() if k != "num_images"), flush=True)
-    return result
+      logs.write_json(workdir / "eval_metrics.json", report)
+    return summaries
 
   def check_finite(step: int) -> None:
     bad = int(jax.device_get(state.bad_step))
@@ -192,10 +183,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
 
   if is_main and stopped is None:
     elapsed = time.perf_counter() - t_start
+    grids = ", ".join(str(workdir / es.grid_name) for es in eval_sets)
     print(f"Done: {num_steps - start_step} steps in {elapsed:.0f}s. Workdir {workdir}:\n"
           f"  checkpoint  {ckpt.path(num_steps)}\n"
           f"  metrics     {workdir / 'metrics.jsonl'}, {workdir / 'eval_metrics.json'}\n"
-          f"  image grid  {workdir / 'eval_grid.png'} (input | output | target)\n"
+          f"  image grid  {grids} (input | output | target)\n"
           f"  tensorboard {workdir / 'tensorboard'}", flush=True)
   if stopped is not None:
     raise SystemExit(f"Stopped by {stopped} at step {step}; resume by running the same "

@@ -9,6 +9,8 @@ replicated. With N = 1 the run is plain data parallel.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
@@ -26,10 +28,6 @@ def make_mesh(devices=None, fsdp: int = 1) -> Mesh:
     raise ValueError(f"config.mesh.fsdp={fsdp} must divide the number of devices "
                      f"({devices.size}).")
   return Mesh(devices.reshape(-1, fsdp), (DATA_AXIS, MODEL_AXIS))
-
-
-def mesh_from_config(config) -> Mesh:
-  return make_mesh(fsdp=int(config.get("mesh", {}).get("fsdp", 1)))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
@@ -60,14 +58,14 @@ def fsdp_sharding(x, mesh: Mesh, min_size: int = 0) -> NamedSharding:
 
 
 def state_sharding(state, mesh: Mesh, min_size: int = 0):
-  """Shardings of a TrainState: params, opt_state and ema_params FSDP-sharded
-  (see `fsdp_sharding`), the rest (step, rng, model_state, ...) replicated."""
+  """Shardings of a train state (TrainState, GANState): the fields it names in
+  `SHARDED` (parameters, optimizer state, EMA) FSDP-sharded (see
+  `fsdp_sharding`), the rest (step, rng, model_state, ...) replicated."""
   shard = lambda tree: jax.tree.map(lambda x: fsdp_sharding(x, mesh, min_size), tree)
   rep = lambda tree: jax.tree.map(lambda _: replicated(mesh), tree)
-  return state.replace(
-      step=rep(state.step), params=shard(state.params), model_state=rep(state.model_state),
-      opt_state=shard(state.opt_state), ema_params=shard(state.ema_params),
-      rng=rep(state.rng), bad_step=rep(state.bad_step))
+  fields = [f.name for f in dataclasses.fields(state)]
+  return state.replace(**{k: (shard if k in state.SHARDED else rep)(getattr(state, k))
+                          for k in fields})
 
 
 def check_batch_size(global_batch: int, mesh: Mesh) -> None:

@@ -43,11 +43,6 @@ def apply_gradients(tx: optax.GradientTransformation, grads, loss: jax.Array, pa
   return (*new, grad_norm, finite)
 
 
-def tree_all_finite(tree) -> jax.Array:
-  leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]
-  return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
 def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTransformation,
                loss_fn: Callable, degrade: Callable, lr_schedule: Callable,
                extra_inputs: tuple[str, ...] = (), ema_decay: float = 0.0,
