@@ -33,12 +33,15 @@ class ZeroDCE(nn.Module):
 
   With `return_curves=True` returns (enhanced, curves (N, H, W, iterations*C))
   for the non-reference losses (the curves are also sown as
-  intermediates['curves']).
+  intermediates['curves']). `init_std` > 0 draws the conv kernels from
+  N(0, init_std^2) (the official training uses 0.02, which starts the curves
+  near 0, i.e. near the identity); 0 keeps the default init.
   """
   features: int = 32
   iterations: int = 8
   normalization: str = "none"
   activation: str = "relu"
+  init_std: float = 0.0
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -48,8 +51,10 @@ class ZeroDCE(nn.Module):
     c = x.shape[-1]
     act = layers.activation(self.activation)
 
+    init = dict(kernel_init=nn.initializers.normal(self.init_std)) if self.init_std > 0 else {}
+
     def conv(h, features, name, last=False):
-      h = Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name)(h)
+      h = Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name, **init)(h)
       return h if last else act(layers.normalization(self.normalization, train)(h))
 
     f = self.features
