@@ -101,7 +101,7 @@ def tile_windows(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, i
 def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
   """Reads `src` (any mode), enhances it and writes `dst` with the same mode/depth."""
   from PIL import Image
-  from enhance_jax.data import imageio
+  from enhance_jax.data import color, imageio
   data = imageio.read_image(src, channels=None, keep_16bit=True)
   with Image.open(src) as im:
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
@@ -115,7 +115,7 @@ def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
     y = np.concatenate([enhancer(x[..., i:i + 1]) for i in range(c_in)], axis=-1)
   else:  # colour model, gray image
     y = enhancer(np.repeat(x, 3, axis=-1))
-    y = (y @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    y = color.rgb_to_gray(y)
   if alpha is not None:
     s = y.shape[0] // x.shape[0]
     a = alpha.repeat(s, 0).repeat(s, 1) if s > 1 else alpha

@@ -1,18 +1,17 @@
 """Colour conversions for RGB images in [0, 1]: YCbCr (MATLAB), CIE Lab, gray.
 
+The one home of these conversions: models, metrics, degradations and image I/O
+call the functions here rather than carry their own weights.
+
 Every function works on numpy or JAX arrays of shape [..., 3] (or [..., 1] for
 gray) and returns the same array type (so it is jittable on JAX inputs).
 Float inputs are in [0, 1]; the `*_uint8` helpers reproduce MATLAB on uint8.
 """
 from __future__ import annotations
 
-import numpy as np
+import sys
 
-try:  # JAX is optional for the numpy path (host-side code).
-  import jax
-  import jax.numpy as jnp
-except ImportError:  # pragma: no cover
-  jax = jnp = None
+import numpy as np
 
 # MATLAB rgb2ycbcr (ITU-R BT.601, studio swing): [Y Cb Cr] = OFFSET + M @ [R G B],
 # RGB in [0, 1], YCbCr in [0, 255] before dividing by 255.
@@ -30,9 +29,14 @@ _D65 = np.array([0.950456, 1.0, 1.088754])
 
 
 def _xp(x):
-  """The array module of `x`: jax.numpy for JAX arrays / tracers, else numpy."""
+  """The array module of `x`: jax.numpy for JAX arrays / tracers, else numpy.
+
+  A JAX array exists only once JAX is imported, so host-side code (image I/O)
+  uses this module without importing JAX.
+  """
+  jax = sys.modules.get("jax")
   if jax is not None and isinstance(x, jax.Array):
-    return jnp
+    return jax.numpy
   return np
 
 
@@ -66,10 +70,16 @@ def ycbcr_to_rgb(ycbcr):
 
 
 def rgb_to_y(rgb):
-  """The Y channel of `rgb_to_ycbcr`, shape [..., 1], in [16/255, 235/255]."""
+  """The Y channel of `rgb_to_ycbcr`, shape [..., 1], in [16/255, 235/255].
+
+  Computed as (16 + 65.481 R + 128.553 G + 24.966 B) / 255 (equal to Y of
+  `rgb_to_ycbcr` to float rounding): the PSNR/SSIM-on-Y protocols of
+  `metrics.image_quality` round this value, so its arithmetic stays as it is.
+  """
   xp = _xp(rgb)
   rgb = _float(rgb, xp)
-  return _matmul(rgb, YCBCR_MATRIX[:1] / 255.0, xp) + 16.0 / 255.0
+  y = (16.0 + xp.tensordot(rgb, xp.asarray(YCBCR_MATRIX[0], rgb.dtype), axes=[[-1], [0]])) / 255.0
+  return y[..., None]
 
 
 def rgb_to_ycbcr_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -89,7 +99,7 @@ def rgb_to_gray(rgb, channels: int = 1):
   """
   xp = _xp(rgb)
   rgb = _float(rgb, xp)
-  y = rgb if rgb.shape[-1] == 1 else _matmul(rgb, LUMA_BT601[None], xp)
+  y = rgb if rgb.shape[-1] == 1 else (rgb @ xp.asarray(LUMA_BT601, rgb.dtype))[..., None]
   if channels == 3:
     y = xp.concatenate([y, y, y], axis=-1)
   elif channels != 1:

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from enhance_jax.data import color
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
 
@@ -62,9 +64,9 @@ def convert_channels(arr: np.ndarray, channels: int, path: str = "<array>") -> n
   if channels == 3 and c == 1:
     return np.repeat(arr, 3, axis=-1)
   if channels == 1 and c == 3:
-    y = arr.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    y = color.rgb_to_gray(arr.astype(np.float64))
     hi = np.iinfo(arr.dtype).max if arr.dtype.kind == "u" else 1.0
-    return np.clip(np.round(y), 0, hi).astype(arr.dtype)[..., None]
+    return np.clip(np.round(y), 0, hi).astype(arr.dtype)
   raise ImageReadError(f"{path}: has {c} channels, cannot convert to {channels}.")
 
 

@@ -26,8 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# MATLAB rgb2ycbcr, Y row, for RGB in [0, 1] -> Y in [16, 235] / 255.
-_Y_WEIGHTS = jnp.array([65.481, 128.553, 24.966], jnp.float32)
+from enhance_jax.data import color
+
 Y_PROTOCOLS = ("matlab", "basicsr")
 
 
@@ -53,21 +53,15 @@ def quantize_uint8(x: jax.Array) -> jax.Array:
   return jnp.round(jnp.clip(x, 0.0, 1.0) * 255.0) / 255.0
 
 
-def rgb_to_y(x: jax.Array, round_uint8: bool = False) -> jax.Array:
-  """NHWC RGB in [0, 1] -> NHW1 luma Y in [16/255, 235/255] (MATLAB rgb2ycbcr)."""
-  y = (16.0 + jnp.tensordot(x, _Y_WEIGHTS, axes=[[-1], [0]])) / 255.0
-  if round_uint8:
-    y = jnp.round(y * 255.0) / 255.0
-  return y[..., None]
-
-
 def prepare(x: jax.Array, protocol: Protocol) -> jax.Array:
   """Applies the protocol (rounding, Y conversion, border crop) to one NHWC batch."""
-  x = x.astype(jnp.float32)
+  x = jnp.asarray(x, jnp.float32)
   if protocol.round_uint8:
     x = quantize_uint8(x)
   if protocol.y_channel and x.shape[-1] == 3:
-    x = rgb_to_y(x, protocol.round_uint8 and protocol.y_protocol == "matlab")
+    x = color.rgb_to_y(x)  # MATLAB rgb2ycbcr's Y, in [16, 235] / 255
+    if protocol.round_uint8 and protocol.y_protocol == "matlab":
+      x = jnp.round(x * 255.0) / 255.0
   k = protocol.crop_border
   if k:
     x = x[:, k:-k, k:-k, :]

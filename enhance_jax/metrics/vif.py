@@ -19,14 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from enhance_jax.data import color as _color
+
 SIGMA_NSQ = 2.0
 EPS = 1e-10
 NUM_SCALES = 4
-
-# RGB -> luma weights: 'gray' is BT.601 luma (0-255 -> 0-255); 'y' is the
-# MATLAB rgb2ycbcr Y channel (0-255 -> 16-235).
-_GRAY = np.array([0.299, 0.587, 0.114])
-_Y = np.array([65.481, 128.553, 24.966]) / 255.0
 
 
 def gaussian_window_1d(size: int, sigma: float) -> np.ndarray:
@@ -69,9 +66,9 @@ def to_gray_255(images: jax.Array, color: str = "gray", data_range: float = 1.0)
   if c != 3:
     raise ValueError(f"vifp: expected 1 or 3 channels, got {c}.")
   if color == "gray":
-    return x @ jnp.asarray(_GRAY, x.dtype)
+    return _color.rgb_to_gray(x)[..., 0]
   if color == "y":
-    return x @ jnp.asarray(_Y, x.dtype) + 16.0
+    return 255.0 * _color.rgb_to_y(x / 255.0)[..., 0]
   raise ValueError(f"vifp: unknown color {color!r}; use 'gray' or 'y'.")
 
 
