@@ -154,7 +154,7 @@ def test_lowlight_cnn_cpu_two_steps(tmp_path, shared_data):
   c.data.max_eval_images = 1
   c.data.eval_max_size = 64
   c.eval.grid_images = 1
-  summary = loop.train_and_evaluate(c, str(tmp_path))
+  summary = loop.train_and_evaluate(c, str(tmp_path))["eval"]  # {set name: summary}
   assert math.isfinite(summary["psnr"]) and summary["num_images"] == 1
   rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   train = [r for r in rows if r["split"] == "train"]
