@@ -18,6 +18,10 @@ The choice is made per lowering platform (`lax.platform_dependent`), not
 where the model is traced: a computation compiled for GPU or TPU (including one
 traced on a CPU host and lowered or exported for an accelerator) runs plain
 `lax.conv_general_dilated`, whose accelerator kernels need no rewrite.
+On CPU, every other float32 NHWC/HWIO convolution (and the one inside the
+sub-pixel form) runs on oneDNN through the XLA FFI (`enhance_jax.native.conv`:
+forward, input- and weight-gradient kernels, grad of grad included) when the
+extension was built at install; `backend()` says "onednn" or "xla".
 Everything else goes to `lax.conv_general_dilated` unchanged. `Conv` is
 `flax.linen.Conv` with this function; `ConvTranspose` has the parameters
 (`kernel` of shape (kh, kw, in, out), `bias`) and results of
@@ -35,6 +39,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
+
+from enhance_jax.native import conv as onednn_conv
+from enhance_jax.native import onednn_status
+
+# When CPU convolutions use the oneDNN extension (if it was built at install): None, when the
+# process has one device (under a jit sharded over several, XLA cannot split an FFI call:
+# it would gather the batch and run the whole convolution on every device); True, always;
+# False, never (XLA's kernels with the rewrites). ENHANCE_JAX_NO_ONEDNN=1: never, process-wide.
+use_onednn: bool | None = None
+
+
+def backend() -> str:
+  """Which kernels CPU convolutions run on: "onednn" (the extension built at install) or "xla"."""
+  if use_onednn is False or onednn_status()[0] != "onednn":
+    return "xla"
+  return "onednn" if use_onednn or jax.device_count() == 1 else "xla"
 
 _NHWC = lax.ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
 
@@ -81,6 +101,13 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     if max(strides) > 1 or max(rhs_dil) > 1 or min(min(p) for p in pads) < 0:
       return None
     return lambda x, k: _subpixel(x, k, lhs_dil, pads, dot)
+  if backend() == "onednn":
+    ints = lambda v: tuple(int(i) for i in v)
+    spec = onednn_conv.Spec(ints(strides), tuple(ints(p) for p in pads), ints(rhs_dil),
+                            ints(lhs.shape[1:3]), ints(rhs.shape[:2]))
+    if onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
+                             preferred_element_type):
+      return lambda x, k: onednn_conv.conv(x, k, spec)
   if any(w > n for w, n in zip(window, lhs.shape[1:3])):
     return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
   return None

@@ -1,0 +1,198 @@
+"""oneDNN convolutions through the XLA FFI (`enhance_jax.native`) against `lax.conv_general_dilated`.
+
+Values and gradients to 1e-5 relative (largest difference over largest reference value) for
+the configurations the models use, under jit, vmap, a jit sharded over 4 CPU devices and grad
+of grad. Skipped, with the reason, where the extension was not built at install.
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax import lax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from enhance_jax.models import convolution
+from enhance_jax.native import conv as onednn_conv
+from enhance_jax.native import onednn_status
+
+_STATUS = onednn_status()
+needs_onednn = pytest.mark.skipif(
+    _STATUS[0] != "onednn", reason=f"oneDNN extension not in use: {_STATUS[1]}")
+_DN = ("NHWC", "HWIO", "NHWC")
+
+
+def _spec(x_shape, k_shape, strides, padding, dilation):
+  window = [(k - 1) * d + 1 for k, d in zip(k_shape[:2], dilation)]
+  pads = (lax.padtype_to_pads(x_shape[1:3], window, strides, padding)
+          if isinstance(padding, str) else padding)
+  return onednn_conv.Spec(tuple(strides), tuple(tuple(int(v) for v in p) for p in pads),
+                          tuple(dilation), tuple(x_shape[1:3]), tuple(k_shape[:2]))
+
+
+def _ref(x, k, spec):
+  return lax.conv_general_dilated(x, k, spec.strides, spec.pads, rhs_dilation=spec.dilation,
+                                  dimension_numbers=_DN, precision=lax.Precision.HIGHEST)
+
+
+def _assert_close(got, want, tol=1e-5):
+  got, want = np.asarray(got), np.asarray(want)
+  assert got.shape == want.shape
+  err = np.abs(got - want).max() / max(np.abs(want).max(), 1e-30)
+  assert err <= tol, f"relative error {err:.2e} > {tol}"
+
+
+def _value_and_grads(conv):
+  """y and the input and kernel gradients for a random cotangent r (the vjp of y at r)."""
+  def f(x, k, r):
+    y, vjp = jax.vjp(conv, x, k)
+    return y, vjp(r)
+  return jax.jit(f)
+
+
+def _operands(n, hw, c, o, kernel, seed=0):
+  """x ~ N(0, 1) and a kernel scaled as the models initialise it (outputs of order 1)."""
+  kx, kk = jax.random.split(jax.random.key(seed))
+  fan_in = kernel[0] * kernel[1] * c
+  return (jax.random.normal(kx, (n, *hw, c), jnp.float32),
+          jax.random.normal(kk, (*kernel, c, o), jnp.float32) / np.sqrt(fan_in))
+
+
+# (batch, (H, W), C, O, kernel, strides, padding, dilation): the models' convolutions, small.
+CONFIGS = [
+    (2, (7, 6), 1, 64, (3, 3), (1, 1), "SAME", (1, 1)),       # DnCNN / FFDNet head
+    (2, (5, 5), 64, 64, (3, 3), (1, 1), "SAME", (1, 1)),      # DnCNN body, MIRNet, U-Net
+    (2, (5, 6), 64, 1, (3, 3), (1, 1), "SAME", (1, 1)),       # DnCNN tail
+    (2, (11, 10), 1, 8, (9, 9), (1, 1), "SAME", (1, 1)),      # SRCNN 9-5-5 head, SRResNet 9x9
+    (1, (12, 11), 1, 4, (9, 9), (1, 1), "VALID", (1, 1)),     # SRCNN without padding
+    (2, (6, 7), 8, 1, (5, 5), (1, 1), "SAME", (1, 1)),        # SRCNN tail, ESPCN head
+    (2, (4, 5), 3, 5, (1, 1), (1, 1), "SAME", (1, 1)),        # 1x1 (MIRNet, U-Net head)
+    (2, (8, 8), 3, 8, (4, 4), (2, 2), ((1, 1), (1, 1)), (1, 1)),  # pix2pix / PatchGAN
+    (2, (7, 8), 3, 5, (3, 3), (2, 2), "SAME", (1, 1)),        # strided downsampling
+    (1, (10, 9), 2, 3, (3, 3), (3, 3), "VALID", (1, 1)),      # stride 3
+    (1, (9, 9), 3, 4, (9, 9), (3, 3), "SAME", (1, 1)),
+    (2, (7, 7), 3, 4, (3, 3), (1, 1), "SAME", (2, 2)),        # dilated
+    (1, (9, 8), 2, 3, (3, 3), (1, 1), "SAME", (3, 3)),
+    (1, (8, 9), 3, 2, (5, 3), (2, 1), "VALID", (1, 2)),       # everything asymmetric
+    (2, (1, 1), 16, 8, (3, 3), (1, 1), "SAME", (1, 1)),       # U-Net bottleneck: window > input
+    (2, (2, 2), 16, 8, (3, 3), (1, 1), "SAME", (1, 1)),
+    (1, (3, 2), 4, 6, (3, 3), (1, 1), ((2, 0), (1, 3)), (1, 1)),  # explicit, uneven
+    (2, (7, 7), 3, 3, (7, 7), (1, 1), "SAME", (1, 1)),        # 7x7
+]
+
+
+@needs_onednn
+@pytest.mark.parametrize("n,hw,c,o,kernel,strides,padding,dilation", CONFIGS)
+def test_values_and_gradients_match_lax(n, hw, c, o, kernel, strides, padding, dilation):
+  x, k = _operands(n, hw, c, o, kernel)
+  spec = _spec(x.shape, k.shape, strides, padding, dilation)
+  r = jax.random.normal(jax.random.key(7), (n, *onednn_conv.out_hw(spec), o))
+  y, (dx, dk) = _value_and_grads(lambda x, k: onednn_conv.conv(x, k, spec))(x, k, r)
+  y_ref, (dx_ref, dk_ref) = _value_and_grads(lambda x, k: _ref(x, k, spec))(x, k, r)
+  _assert_close(y, y_ref)
+  _assert_close(dx, dx_ref)
+  _assert_close(dk, dk_ref)
+
+
+@needs_onednn
+@pytest.mark.parametrize("config", [CONFIGS[1], CONFIGS[8], CONFIGS[13]])
+def test_grad_of_grad_matches_lax(config):
+  """Second derivatives: each of the three FFI kernels differentiated once more."""
+  n, hw, c, o, kernel, strides, padding, dilation = config
+  x, k = _operands(n, hw, c, o, kernel, seed=1)
+  spec = _spec(x.shape, k.shape, strides, padding, dilation)
+
+  def second(conv):
+    inner = lambda x, k: jnp.sum(jnp.sin(conv(x, k)))
+    # d/dx and d/dk of |d inner / dx|^2 + |d inner / dk|^2: every kernel's vjp is used.
+    outer = lambda x, k: sum(jnp.sum(g ** 2) for g in jax.grad(inner, argnums=(0, 1))(x, k))
+    return jax.jit(jax.grad(outer, argnums=(0, 1)))(x, k)
+
+  for got, want in zip(second(lambda x, k: onednn_conv.conv(x, k, spec)),
+                       second(lambda x, k: _ref(x, k, spec))):
+    _assert_close(got, want)
+
+
+@needs_onednn
+def test_vmap_over_activations_and_over_both():
+  n, hw, c, o, kernel, strides, padding, dilation = CONFIGS[8]
+  x, k = _operands(n, hw, c, o, kernel, seed=2)
+  spec = _spec(x.shape, k.shape, strides, padding, dilation)
+  xs = jnp.stack([x, 2 * x - 1, -x])
+  ks = jnp.stack([k, -k, 0.5 * k])
+  ours = lambda x, k: onednn_conv.conv(x, k, spec)
+  ref = lambda x, k: _ref(x, k, spec)
+  loss = lambda conv: lambda x, k: jnp.sum(jnp.cos(conv(x, k)))
+  for axes, args in (((0, None), (xs, k)), ((0, 0), (xs, ks)), ((None, 0), (x, ks))):
+    _assert_close(jax.jit(jax.vmap(ours, axes))(*args), jax.vmap(ref, axes)(*args))
+    for got, want in zip(jax.jit(jax.vmap(jax.grad(loss(ours), (0, 1)), axes))(*args),
+                         jax.vmap(jax.grad(loss(ref), (0, 1)), axes)(*args)):
+      _assert_close(got, want)
+  # Nested vmap: two leading batch dims.
+  xss = jnp.stack([xs, xs[::-1]])
+  _assert_close(jax.jit(jax.vmap(jax.vmap(ours, (0, None)), (0, None)))(xss, k),
+                jax.vmap(jax.vmap(ref, (0, None)), (0, None))(xss, k))
+
+
+@needs_onednn
+def test_sharded_jit_over_4_devices(monkeypatch):
+  """A batch-sharded jit of a model layer's loss and gradients, the FFI path forced on."""
+  if jax.device_count() < 4:
+    pytest.skip("needs 4 CPU devices (XLA_FLAGS=--xla_force_host_platform_device_count=4)")
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  mesh = Mesh(np.array(jax.devices()[:4]), ("data",))
+  x, k = _operands(8, (6, 5), 3, 4, (3, 3), seed=3)
+  xs = jax.device_put(x, NamedSharding(mesh, P("data")))
+  ks = jax.device_put(k, NamedSharding(mesh, P()))
+  conv = lambda x, k: convolution.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN)
+  ref = lambda x, k: lax.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN)
+  loss = lambda conv: lambda x, k: jnp.sum(jnp.sin(conv(x, k)))
+  step = jax.jit(jax.value_and_grad(loss(conv), (0, 1)))
+  assert "enhance_onednn_conv_bwd_weights" in step.lower(xs, ks).as_text()
+  (v, (dx, dk)), (v_ref, (dx_ref, dk_ref)) = step(xs, ks), jax.value_and_grad(loss(ref), (0, 1))(x, k)
+  _assert_close(v, v_ref)
+  _assert_close(dx, dx_ref)
+  _assert_close(dk, dk_ref)
+
+
+@needs_onednn
+def test_models_convolution_uses_onednn_on_cpu_only(monkeypatch):
+  """`Conv` / `ConvTranspose` (whose sub-pixel convolution goes to oneDNN too) equal Flax's,
+  and the oneDNN call is in the CPU lowering only; GPU/TPU lowerings keep lax's convolution."""
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  assert convolution.backend() == "onednn"
+  x = jax.random.normal(jax.random.key(4), (2, 5, 6, 3))
+  for ours, ref in ((convolution.Conv(4, (3, 3), padding="SAME"), nn.Conv(4, (3, 3), padding="SAME")),
+                    (convolution.ConvTranspose(4, (3, 3), (2, 2)), nn.ConvTranspose(4, (3, 3), (2, 2)))):
+    params = ref.init(jax.random.key(5), x)
+    loss = lambda m: lambda p, x: jnp.sum(m.apply(p, x) ** 2)
+    _assert_close(jax.jit(ours.apply)(params, x), ref.apply(params, x))
+    for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours), (0, 1)))(params, x)),
+                         jax.tree.leaves(jax.grad(loss(ref), (0, 1))(params, x))):
+      _assert_close(got, want)
+    fn = jax.jit(jax.grad(loss(ours), (0, 1)))
+    for platform in ("cpu", "cuda", "tpu"):
+      hlo = fn.trace(params, x).lower(lowering_platforms=(platform,)).as_text()
+      assert ("enhance_onednn_conv" in hlo) == (platform == "cpu"), platform
+      assert ("stablehlo.convolution" in hlo) == (platform != "cpu"), platform
+
+
+def test_backend_reports_what_runs(monkeypatch):
+  """"onednn" only when the extension loaded; never when turned off."""
+  monkeypatch.setattr(convolution, "use_onednn", False)
+  assert convolution.backend() == "xla"
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  assert convolution.backend() == ("onednn" if _STATUS[0] == "onednn" else "xla")
+  if _STATUS[0] != "onednn":
+    assert _STATUS[1]  # the reason is said
+
+
+def test_unsupported_configurations_keep_lax():
+  spec = onednn_conv.Spec((1, 1), ((1, 1), (1, 1)), (1, 1), (4, 4), (3, 3))
+  if _STATUS[0] == "onednn":
+    assert onednn_conv.supported((1, 4, 4, 2), (3, 3, 2, 5), jnp.float32, jnp.float32, spec)
+  assert not onednn_conv.supported((1, 4, 4, 2), (3, 3, 2, 5), jnp.bfloat16, jnp.float32, spec)
+  assert not onednn_conv.supported((1, 4, 4, 2), (3, 3, 2, 5), jnp.float32, jnp.float32, spec,
+                                   preferred_element_type=jnp.bfloat16)
+  negative = spec._replace(pads=((-1, 0), (0, 0)))
+  assert not onednn_conv.supported((1, 4, 4, 2), (3, 3, 2, 5), jnp.float32, jnp.float32, negative)
