@@ -159,13 +159,11 @@ def test_two_process_checkpoint_resumes_in_one_process(two_process_run, one_proc
 
 def test_fsdp_mesh_trains_like_the_replicated_one(one_process_run, tmp_path):
   """('data' 2, 'model' 2) with every divisible parameter sharded == data-parallel on 2."""
-  from enhance_jax.training import components, loop, optim
+  from enhance_jax.training import loop, tasks
   from enhance_jax.training import mesh as mesh_lib
   config = _config(**{"mesh.fsdp": 2, "mesh.min_shard_size": 0})
   mesh = mesh_lib.make_mesh(fsdp=2)
-  model = components.model(config)
-  tx, _ = optim.build(config.optimizer, config.train.num_steps)
-  state = loop.create_state(config, model, tx, mesh)
+  state = tasks.build(config).init_state(mesh)
   specs = [x.sharding.spec for x in jax.tree.leaves(state.params)]
   assert sum(mesh_lib.MODEL_AXIS in s for s in specs) >= len(specs) // 2, specs
   assert state.step.sharding.is_fully_replicated
