@@ -32,15 +32,18 @@ def test_train_evaluate_enhance(tmp_path):
   wd = tmp_path / "run"
   out = _run("train", f"--workdir={wd}", *TINY).stdout
   assert "step 4/4" in out and "eval_grid.png" in out
-  for name in ("metrics.jsonl", "eval_metrics.json", "eval_grid.png", "config.json"):
+  for name in ("metrics.jsonl", "eval_metrics.json", "eval_grid.png", "config.json",
+               "run_info.json"):
     assert (wd / name).exists(), name
   assert (wd / "checkpoints" / "4").is_dir()
   assert any(d.name.startswith("events") for d in (wd / "tensorboard").iterdir())
+  trained = json.loads((wd / "eval_metrics.json").read_text())["eval"]  # the one implicit set
+  assert json.loads((wd / "run_info.json").read_text())["starts"][0]["argv"][1:] == \
+      [f"--workdir={wd}", *TINY]
 
   report = tmp_path / "report.json"
   _run("evaluate", f"--workdir={wd}", f"--output_json={report}")
-  metrics = json.loads(report.read_text())
-  trained = json.loads((wd / "eval_metrics.json").read_text())
+  metrics = json.loads(report.read_text())["eval"]
   for k in ("psnr", "ssim", "input_psnr", "input_ssim"):
     assert abs(metrics[k] - trained[k]) < 1e-4, k  # same checkpoint, same eval noise
   assert metrics["num_images"] == 2
