@@ -5,7 +5,8 @@ memory (VmHWM of that process: libraries, weights, image, output, tiles and
 activations) is its own. Ours is `inference.Enhancer` (jitted forward on batches
 of `--tile_batch` tiles of `--tile` pixels, `--overlap` blended); PyTorch runs
 the same tiling code (an `Enhancer` whose tile forward is the equivalent
-module, eager, `torch.no_grad`, `--threads` threads). Weights are random (the
+module, eager, `torch.no_grad`, `--threads` threads, channels_last (NHWC) memory
+format: its oneDNN convolutions). Weights are random (the
 work does not depend on them). Runs alternate between the frameworks.
 
   python experiments/benchmarks/inference.py                    # dncnn + unet, 12 MP
@@ -66,6 +67,7 @@ def child(args) -> dict:
     torch = common.import_torch(args.threads)
     import torch_reference
     module = torch_reference.build(name, c, **TORCH_KWARGS[name]).eval()
+    module = module.to(memory_format=torch.channels_last)
 
     class TorchEnhancer(inference.Enhancer):
       def __init__(self):  # pylint: disable=super-init-not-called
@@ -75,7 +77,8 @@ def child(args) -> dict:
       def _run(self, tiles):
         with torch.no_grad():
           outs = [module(torch.from_numpy(np.ascontiguousarray(tiles[i:i + self.tile_batch]))
-                         .permute(0, 3, 1, 2)).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+                         .permute(0, 3, 1, 2))  # NHWC memory: channels_last already
+                  .clamp(0, 1).permute(0, 2, 3, 1).numpy()
                   for i in range(0, len(tiles), self.tile_batch)]
         return np.concatenate(outs)
 
