@@ -139,20 +139,26 @@ def median(xs: list[float]) -> float:
   return statistics.median(xs) if xs else float("nan")
 
 
-def matmul_peak(torch=None, n: int = 4096, rounds: int = 4) -> dict[str, float]:
-  """GFLOP/s of an n x n f32 matmul in JAX (and torch), alternating; best of the rounds."""
+def matmul_peak(torch=None, n: int = 4096, rounds: int = 4, dtype: str = "float32",
+                device: str = "cpu") -> dict[str, float]:
+  """GFLOP/s of an n x n `dtype` matmul in JAX (its default backend and default precision:
+  TF32 for float32 on NVIDIA GPUs) and torch (on `device`, its defaults: full float32
+  unless torch.backends.cuda.matmul.allow_tf32), alternating; best of the rounds."""
   import jax
   import jax.numpy as jnp
   import numpy as np
   a = np.random.default_rng(0).standard_normal((n, n), np.float32)
-  ja, jb = jnp.asarray(a), jnp.asarray(a.T.copy())
+  ja, jb = jnp.asarray(a, dtype), jnp.asarray(a.T.copy(), dtype)
   mm = jax.jit(jnp.matmul)
   mm(ja, jb).block_until_ready()
   fns = {"jax": lambda: mm(ja, jb).block_until_ready()}
   if torch is not None:
-    ta, tb = torch.from_numpy(a), torch.from_numpy(a.T.copy())
+    dev, tdt = torch.device(device), getattr(torch, dtype)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    ta, tb = torch.from_numpy(a).to(dev, tdt), torch.from_numpy(a.T.copy()).to(dev, tdt)
     torch.mm(ta, tb)
-    fns["torch"] = lambda: torch.mm(ta, tb)
+    sync()
+    fns["torch"] = lambda: (torch.mm(ta, tb), sync())
   times = alternate(fns, rounds, 2)
   return {k: 2.0 * n ** 3 / min(v) / 1e9 for k, v in times.items()}
 

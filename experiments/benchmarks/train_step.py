@@ -50,6 +50,12 @@ flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Our compute dtyp
                   "a dtype attribute; parameters and loss stay float32).")
 flags.DEFINE_enum("torch_dtype", "float32", ["float32", "bfloat16"],
                   "PyTorch: float32, or bfloat16 autocast.")
+flags.DEFINE_enum("device", "cpu", ["cpu", "cuda"], "Where PyTorch runs (JAX runs on its default "
+                  "backend: on a GPU machine pass --device=cuda to time both on the GPU).")
+flags.DEFINE_bool("mirnet_full", False, "MIRNet at the paper's size (3 RRGs x 2 MRBs), not 1 x 1.")
+flags.DEFINE_bool("tiny", False, "Tiny models (a few channels and layers) for dry runs of the "
+                  "script; the numbers mean nothing.")
+flags.DEFINE_bool("peak", True, "Also measure the matmul peak (f32, and bf16 with --dtype=bfloat16).")
 flags.DEFINE_bool("torch_channels_last", True, "PyTorch modules and batches in channels_last "
                   "(NHWC) memory format: its oneDNN convolutions, its faster CPU path.")
 flags.DEFINE_bool("breakdown", False, "Also time forward / input-gradient / parameter-gradient.")
@@ -76,6 +82,24 @@ SPECS = {
                    torch=dict(n_feat=64, n_rrg=1, n_mrb=1, height=3, width=2)),
 }
 LR = 1e-4
+
+
+# --tiny: the same four architectures at a few channels (both frameworks).
+TINY = {"dncnn": dict(depth=3, features=8), "unet": dict(features=4, depth=2),
+        "srcnn": dict(features=(8, 4)), "mirnet": dict(n_feat=8, n_rrg=1, n_mrb=1, height=2,
+                                                       width=2)}
+
+
+def spec(name: str) -> dict:
+  """SPECS[name], with the paper-size MIRNet under --mirnet_full, tiny under --tiny."""
+  s = dict(SPECS[name])
+  if FLAGS.tiny:
+    s.update(kwargs={**s["kwargs"], **TINY[name]}, torch={**s["torch"], **TINY[name]})
+    return s
+  if name == "mirnet" and FLAGS.mirnet_full:
+    full = dict(n_feat=64, n_rrg=3, n_mrb=2, height=3, width=2)
+    s.update(kwargs=full, torch=full)
+  return s
 
 
 def batch_shape(name: str) -> tuple[int, int, int, int]:
@@ -106,7 +130,7 @@ class Ours:
     from enhance_jax.training import losses, steps
     from enhance_jax.training import mesh as mesh_lib
     from enhance_jax.training import state as state_lib
-    kwargs = dict(SPECS[name]["kwargs"])
+    kwargs = dict(spec(name)["kwargs"])
     fields = getattr(models.MODELS.lookup(name), "__dataclass_fields__", {})
     if FLAGS.dtype != "float32" and "dtype" in fields:
       kwargs["dtype"] = jnp.dtype(FLAGS.dtype)
@@ -179,17 +203,21 @@ class Ours:
 # ----------------------------------------------------------------------------- PyTorch
 
 class Reference:
-  """The equivalent PyTorch module, eager, Adam (default foreach implementation)."""
+  """The equivalent PyTorch module, eager, Adam (default foreach implementation), on
+  --device (CUDA: each step ends with a synchronize, as ours blocks on its loss)."""
 
   def __init__(self, name: str, torch):
     import torch_reference
     self.torch = torch
     torch.manual_seed(0)
     noisy, target = make_data(name)
-    spec = SPECS[name]
-    self.model = torch_reference.build(name, spec["channels"], **spec["torch"]).train()
-    self.x = torch.from_numpy(noisy).permute(0, 3, 1, 2).contiguous()
-    self.y = torch.from_numpy(target).permute(0, 3, 1, 2).contiguous()
+    s = spec(name)
+    dev = torch.device(FLAGS.device)
+    self.device_type = dev.type
+    self.sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    self.model = torch_reference.build(name, s["channels"], **s["torch"]).to(dev).train()
+    self.x = torch.from_numpy(noisy).permute(0, 3, 1, 2).contiguous().to(dev)
+    self.y = torch.from_numpy(target).permute(0, 3, 1, 2).contiguous().to(dev)
     if FLAGS.torch_channels_last:
       self.model = self.model.to(memory_format=torch.channels_last)
       self.x = self.x.contiguous(memory_format=torch.channels_last)
@@ -200,7 +228,7 @@ class Reference:
 
   def _loss(self, x):
     torch = self.torch
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.autocast):
+    with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.autocast):
       out = self.model(x)
     return torch.nn.functional.mse_loss(out.float(), self.y)
 
@@ -209,6 +237,7 @@ class Reference:
     loss = self._loss(self.x)
     loss.backward()
     self.opt.step()
+    self.sync()
 
   def parts(self) -> dict:
     torch = self.torch
@@ -217,6 +246,7 @@ class Reference:
     def fwd():
       with torch.no_grad():
         self._loss(self.x)
+      self.sync()
 
     def grad_input():
       for p in params:
@@ -225,9 +255,11 @@ class Reference:
       torch.autograd.grad(self._loss(x), [x])
       for p in params:
         p.requires_grad_(True)
+      self.sync()
 
     def grad_params():
       torch.autograd.grad(self._loss(self.x), params)
+      self.sync()
 
     return {"forward": fwd, "grad_input": grad_input, "grad_params": grad_params}
 
@@ -258,7 +290,8 @@ def measure_memory(name: str) -> dict:
     args = [__file__, f"--_child={framework}:{name}", f"--batch={FLAGS.batch}",
             f"--mirnet_batch={FLAGS.mirnet_batch}", f"--size={FLAGS.size}",
             f"--dtype={FLAGS.dtype}", f"--torch_dtype={FLAGS.torch_dtype}",
-            f"--threads={FLAGS.threads}", f"--cpus={','.join(FLAGS.cpus)}"]
+            f"--threads={FLAGS.threads}", f"--cpus={','.join(FLAGS.cpus)}",
+            f"--device={FLAGS.device}", f"--mirnet_full={FLAGS.mirnet_full}"]
     args.append(f"--torch_channels_last={FLAGS.torch_channels_last}")
     out[framework] = common.run_json_subprocess(args)["peak_rss_delta"] / 2 ** 20
   return out
@@ -405,9 +438,12 @@ def main(argv):
     if FLAGS.output:
       common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "rows": rows})
     return None
-  peak = common.matmul_peak(torch)
-  print("peak matmul GFLOP/s (4096^2 f32):", {k: round(v, 1) for k, v in peak.items()},
-        flush=True)
+  n_peak = 8192 if FLAGS.device == "cuda" else 4096
+  peak = common.matmul_peak(torch, n=n_peak, device=FLAGS.device) if FLAGS.peak else {}
+  peak_bf16 = (common.matmul_peak(torch, n=n_peak, dtype="bfloat16", device=FLAGS.device)
+               if FLAGS.peak and "bfloat16" in (FLAGS.dtype, FLAGS.torch_dtype) else {})
+  print(f"peak matmul GFLOP/s ({n_peak}^2 f32):", {k: round(v, 1) for k, v in peak.items()},
+        "bf16:", {k: round(v, 1) for k, v in peak_bf16.items()}, flush=True)
   rows, breakdown = [], []
   for name in FLAGS.models:
     ours = Ours(name)
@@ -462,7 +498,8 @@ def main(argv):
         print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in b.items()}, flush=True)
     del ours
   print()
-  print("Peak matmul (4096^2 f32) GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
+  print(f"Peak matmul ({n_peak}^2 f32) GFLOP/s: "
+        + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()))
   cols = ["model", "batch", "params", "GFLOP/step", "compile_s", "ours_s", "ours_img/s",
           "ours_GFLOP/s"]
   if torch is not None:
@@ -475,6 +512,7 @@ def main(argv):
     print(common.table(breakdown, ["model", "framework", "forward_s", "input_grad_s",
                                    "weight_grad_s", "optimizer_rest_s", "step_s"]))
   common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "peak_gflops": peak,
+                                   "peak_gflops_bf16": peak_bf16, "device": FLAGS.device,
                                    "rows": rows, "breakdown": breakdown})
 
 
