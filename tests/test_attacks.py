@@ -184,3 +184,182 @@ def test_silent_wrong__enhance_file_keeps_16bit_colour(conv_enhancer, tmp_path, 
   want = enh(imageio.to_float(arr))
   assert got.dtype == np.uint16 and got.shape == arr.shape
   np.testing.assert_allclose(got / 65535.0, want, atol=1.0 / 65535)
+
+
+# ------------------------------------------------------------ 2, 3, 4, 8: checkpoints
+
+import flax.struct  # noqa: E402
+
+from enhance_jax.training import checkpointing  # noqa: E402
+from enhance_jax.weights import variables as variables_io  # noqa: E402
+
+
+@flax.struct.dataclass
+class _State:
+  """A minimal train-state-like pytree: what Checkpointer saves and restores."""
+  step: jax.Array
+  params: dict
+
+
+def _state(step: int, n: int = 64, sharding=None) -> _State:
+  w = np.arange(n * 8, dtype=np.float32).reshape(n, 8) + step
+  params = {"w": jax.device_put(w, sharding) if sharding else jax.numpy.asarray(w),
+            "b": jax.numpy.full((8,), float(step))}
+  return _State(step=jax.numpy.asarray(step), params=params)
+
+
+def _saved(directory: Path, steps=(1, 2, 3)) -> Path:
+  ckpt = checkpointing.Checkpointer(directory, keep=10)
+  for s in steps:
+    ckpt.save(_state(s))
+  ckpt.close()
+  return directory
+
+
+def test_hang__variables_into_unwritable_folder_raise_at_once(tmp_path):
+  (tmp_path / "file").write_text("not a folder")
+  t = time.monotonic()
+  with pytest.raises(OSError, match=r"file/w: cannot write the weights \(.*/file is a file, not a folder\)"):
+    variables_io.save_variables(tmp_path / "file" / "w", {"params": {"k": np.ones(3)}})
+  assert time.monotonic() - t < 20
+
+
+_FAILED_WRITE = """
+import shutil, sys
+sys.path.insert(0, {tests!r})
+import test_attacks as t
+ck = t.checkpointing.Checkpointer({directory!r})
+ck.save(t._state(1))
+ck.wait()
+shutil.rmtree({directory!r})
+open({directory!r}, "w").write("the folder became a file")  # the next write fails
+try:
+  ck.save(t._state(2))
+  ck.close()
+except OSError as e:
+  print("error:", e)
+"""
+
+
+def test_hang__failed_checkpoint_write_is_one_error_and_the_process_exits(tmp_path):
+  """Today Orbax's writer waits 20 min for a signal of the failed write: no exit."""
+  code = _FAILED_WRITE.format(tests=str(ROOT / "tests"), directory=str(tmp_path / "ck"))
+  proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
+                        timeout=90)
+  lines = proc.stdout.strip().splitlines()
+  assert proc.returncode == 0 and len(lines) == 1, (proc.stdout, proc.stderr[-2000:])
+  assert lines[0].startswith(f"error: {tmp_path / 'ck'}") and "could not be written" in lines[0]
+
+
+def test_hang__import_weights_cli_unwritable_output_exits(tmp_path):
+  """The issue's command: exit status 1 and one error line, well within 60 s."""
+  from enhance_jax.data import paths
+  if not (paths.shared_data_dir() / "weights").is_dir():
+    pytest.skip("official weights not found (shared data)")
+  (tmp_path / "file").write_text("x")
+  t = time.monotonic()
+  proc = subprocess.run([sys.executable, "-m", "enhance_jax.import_weights", "--model=dncnn_s15",
+                         f"--output_dir={tmp_path / 'file' / 'out'}"], env=_env(),
+                        capture_output=True, text=True, timeout=60)
+  assert proc.returncode == 1 and time.monotonic() - t < 60
+  _last_error_line(proc.stderr, str(tmp_path / "file" / "out"), "cannot write")
+
+
+@pytest.mark.parametrize("keep", [0, -1])
+def test_data_loss__keep_checkpoints_below_one_refused(tmp_path, keep):
+  with pytest.raises(ValueError, match=f"keep_checkpoints={keep}: must be an integer >= 1"):
+    checkpointing.Checkpointer(tmp_path / "ck", keep=keep)
+  assert not (tmp_path / "ck").exists()
+
+
+_WRITE_ON_TWO = """
+import os, sys
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax, numpy as np
+sys.path.insert(0, {tests!r})
+import test_attacks as t
+mesh = jax.sharding.Mesh(np.array(jax.devices()), ("data",))
+shard = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("data"))
+assert len(jax.devices()) == 2
+ck = t.checkpointing.Checkpointer({directory!r})
+ck.save(t._state(5, sharding=shard))
+ck.close()
+"""
+
+
+def test_misleading__checkpoint_of_2_devices_restores_on_this_topology(tmp_path):
+  code = _WRITE_ON_TWO.format(tests=str(ROOT / "tests"), directory=str(tmp_path / "ck"))
+  env = {k: v for k, v in _env().items() if k != "XLA_FLAGS"}
+  subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
+  ckpt = checkpointing.Checkpointer(tmp_path / "ck")
+  step, raw = ckpt.restore_latest_raw()  # evaluate / enhance
+  want = _state(5)
+  assert step == 5
+  np.testing.assert_array_equal(raw["params"]["w"], np.asarray(want.params["w"]))
+  one = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+  target = jax.tree.map(lambda x: jax.device_put(np.zeros_like(x), one), want)
+  got = ckpt.restore(target)  # resume, on one device
+  ckpt.close()
+  assert int(got.step) == 5 and got.params["w"].sharding == one
+  np.testing.assert_array_equal(np.asarray(got.params["w"]), np.asarray(want.params["w"]))
+
+
+def _corrupt(folder: Path, how: str) -> None:
+  import shutil
+  data = sorted((folder / "default").rglob("d/*"), key=lambda f: f.stat().st_size)
+  if how == "truncated_data":
+    with open(data[-1], "r+b") as f:
+      f.truncate(data[-1].stat().st_size // 2)
+  elif how == "missing_data":
+    for f in data:
+      f.unlink()
+  elif how == "truncated_metadata":
+    meta = folder / "default" / "_METADATA"
+    meta.write_bytes(meta.read_bytes()[: meta.stat().st_size // 3])
+  elif how == "empty_folder":
+    shutil.rmtree(folder)
+    folder.mkdir()
+
+
+CORRUPTIONS = ["truncated_data", "missing_data", "truncated_metadata", "empty_folder"]
+
+
+@pytest.mark.parametrize("how", CORRUPTIONS)
+def test_data_loss__corrupt_latest_checkpoint_falls_back(tmp_path, capfd, how):
+  directory = _saved(tmp_path / "checkpoints")
+  _corrupt(directory / "3", how)
+  ckpt = checkpointing.Checkpointer(directory)
+  step, raw = ckpt.restore_latest_raw()  # evaluate/enhance: reported, not moved
+  assert step == 2 and float(raw["params"]["b"][0]) == 2.0
+  assert (directory / "3").exists()
+  got = ckpt.restore(_state(0))  # resume: reported and moved aside, never deleted
+  assert int(got.step) == 2
+  np.testing.assert_array_equal(np.asarray(got.params["w"]), np.asarray(_state(2).params["w"]))
+  assert ckpt.latest_step() == 2 and (tmp_path / "checkpoints_corrupt" / "3").is_dir()
+  ckpt.save(_state(3))  # the run goes on and writes step 3 again
+  ckpt.close()
+  err = capfd.readouterr().err
+  warn = [l for l in err.splitlines() if l.startswith("warning: ")]
+  assert warn and all(str(directory / "3") in l and "corrupt checkpoint" in l for l in warn), err
+  assert checkpointing.Checkpointer(directory).restore(_state(0)).step == 3
+
+
+@pytest.mark.parametrize("how", ["truncated_data", "empty_folder"])
+def test_data_loss__corrupt_checkpoint_stop_policy_names_it(tmp_path, how):
+  directory = _saved(tmp_path / "checkpoints")
+  _corrupt(directory / "3", how)
+  ckpt = checkpointing.Checkpointer(directory)
+  with pytest.raises(ValueError, match=rf"{directory / '3'}: corrupt checkpoint") as e:
+    ckpt.restore(_state(0), on_corrupt="stop")
+  assert "\n" not in str(e.value) and (directory / "3").exists()
+  with pytest.raises(ValueError, match="on_corrupt_checkpoint='maybe'"):
+    ckpt.restore(_state(0), on_corrupt="maybe")
+
+
+def test_data_loss__other_shapes_are_a_config_mismatch_not_corruption(tmp_path):
+  directory = _saved(tmp_path / "checkpoints")
+  ckpt = checkpointing.Checkpointer(directory)
+  with pytest.raises(ValueError, match=r"does not fit this config.*\['w'\]: saved \(64, 8\), "
+                                        r"expected \(32, 8\)"):
+    ckpt.restore(_state(0, n=32))
+  assert sorted(ckpt.all_steps()) == [1, 2, 3] and not (tmp_path / "checkpoints_corrupt").exists()

@@ -5,6 +5,7 @@ point `init_checkpoint` at them; `evaluate`/`enhance` read them.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import jax
@@ -13,11 +14,36 @@ import orbax.checkpoint as ocp
 
 
 def save_variables(path: str | os.PathLike, variables: dict, force: bool = True) -> Path:
-  """Writes `variables` (a pytree of arrays) to the directory `path` (atomic)."""
+  """Writes `variables` (a pytree of arrays) to the directory `path` (atomic).
+
+  Synchronous: a failed write (a read-only or full disk, a path under a file)
+  raises OSError naming `path` and leaves no temporary folder, instead of
+  failing in a background thread that the interpreter then waits for forever.
+  """
   path = Path(path).resolve()
   variables = jax.tree.map(np.asarray, variables)
-  with ocp.StandardCheckpointer() as ckptr:
-    ckptr.save(path, variables, force=force)
+  probe = path.parent / f".{path.name}.probe{os.getpid()}"
+  try:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    probe.write_bytes(b"\0" * 4096)  # a read-only folder or a full disk fails here
+    probe.unlink()
+    ckptr = ocp.Checkpointer(ocp.StandardCheckpointHandler())
+    try:
+      ckptr.save(path, variables, force=force)
+    finally:
+      ckptr.close()
+  except Exception as e:  # noqa: BLE001  (OSError, or TensorStore's errors for a full disk)
+    if probe.exists():
+      probe.unlink()
+    for tmp in path.parent.glob(f"{path.name}.orbax-checkpoint-tmp*") if path.parent.is_dir() else ():
+      shutil.rmtree(tmp, ignore_errors=True)
+    reason = getattr(e, "strerror", None) or " ".join(str(e).split())
+    if "No space left" in reason:
+      reason = "No space left on device"
+    blocker = next((a for a in path.parents if a.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+      reason = f"{blocker} is a file, not a folder"
+    raise OSError(f"{path}: cannot write the weights ({reason}).") from None
   return path
 
 
