@@ -4,7 +4,8 @@ The config is --config when given, else the one training saved in --workdir (wit
 --config.KEY=V overrides applied, e.g. `--config.eval.use_ema=False`). Uses the latest
 checkpoint in --workdir (EMA parameters when present and eval.use_ema), or
 `config.init_checkpoint` (imported official weights), or, for a classical baseline config
-(`config.baseline.name` set), no weights at all. See `enhance_jax.api.evaluate`.
+(`config.baseline.name` set), no weights at all. Scores every evaluation set of the config
+(`config.evals`, or the one set "eval"), or those named by --eval. See `enhance_jax.api.evaluate`.
 """
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from enhance_jax import cli, distributed
 cli.define_config_flag("the config saved in --workdir by training")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
 _OUTPUT_JSON = flags.DEFINE_string("output_json", None, "Also write the metrics JSON here.")
-_SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default config.data.eval_split).")
+_SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: each set's "
+                             "data.eval_split).")
+_EVAL = flags.DEFINE_list("eval", None, "Evaluation sets to score, by name (config.evals); "
+                          "default: all of them.")
 
 
 def main(argv):
@@ -25,7 +29,7 @@ def main(argv):
     distributed.initialize()
     config = cli.config(_WORKDIR.value)
     from enhance_jax import api
-    api.evaluate(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value)
+    api.evaluate(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value, evals=_EVAL.value)
   except cli.USER_ERRORS as e:
     cli.fail(e)
 

@@ -266,9 +266,8 @@ def test_workdir_overrides_apply_to_the_saved_config_and_resume_checks_shapes(tm
   assert "config: data.max_eval_images = 1 (was 0" in proc.stdout
   assert "raw parameters" in proc.stdout
   result = json.loads((tmp_path / "e.json").read_text())
-  scored = result["num_images"] if "num_images" in result else next(
-      v["num_images"] for v in result.values() if isinstance(v, dict) and "num_images" in v)
-  assert scored == 1
+  assert list(result) == ["eval"] and result["eval"]["num_images"] == 1
+  assert result["eval"]["weights"].endswith("(raw parameters)")
 
   before = sorted(p.relative_to(wd) for p in wd.rglob("*"))
   line = _one_error_line(_cli("train", f"--workdir={wd}", *TINY,
@@ -323,4 +322,6 @@ def test_readme_config_example_runs_as_written(tmp_path, shared_data):
       "eval.grid_images": 1})
   api.train(small, tmp_path / "run")
   metrics = json.loads((tmp_path / "run" / "eval_metrics.json").read_text())
-  assert {"bsd68_s25", "set12_s25"} <= set(json.dumps(metrics).replace('"', " ").split())
+  assert set(metrics) == {"bsd68_s25", "set12_s25"}
+  assert metrics["bsd68_s25"]["dataset"] == "bsd68" and metrics["set12_s25"]["dataset"] == "set12"
+  assert all(m["num_images"] == 1 and m["step"] == 2 for m in metrics.values())
