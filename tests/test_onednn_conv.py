@@ -78,7 +78,8 @@ CONFIGS = [
     (2, (2, 2), 16, 8, (3, 3), (1, 1), "SAME", (1, 1)),
     (1, (3, 2), 4, 6, (3, 3), (1, 1), ((2, 0), (1, 3)), (1, 1)),  # explicit, uneven
     (2, (7, 7), 3, 3, (7, 7), (1, 1), "SAME", (1, 1)),        # 7x7
-]
+    (3, (12, 12), 4, 4, (3, 3), (1, 1), "SAME", (1, 1)),      # batch split over XLA's threads,
+]                                                             # weight-gradient partials summed
 
 
 @needs_onednn

@@ -18,12 +18,14 @@
 // weights go to whatever layout the primitive picks (`format_tag::any`),
 // reordered per call from/to HWIO (a few hundred KiB at most; the reorder is
 // part of every timed call). Primitives and reorders are cached per shape and
-// thread count. oneDNN's OpenMP team is sized to XLA's intra-op pool
-// (`ThreadPool::num_threads`), capped by ENHANCE_JAX_ONEDNN_THREADS if set.
+// thread count. Threads: those of XLA's intra-op pool (`ThreadPool`, its
+// `num_threads`, capped by ENHANCE_JAX_ONEDNN_THREADS if set), see RunParallel.
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -200,6 +202,126 @@ void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* ou
   stream.wait();
 }
 
+// Buffers for the partial weight gradients of a batch split, reused across calls.
+struct BufferPool {
+  std::mutex mu;
+  std::multimap<size_t, void*> free;
+  void* Get(size_t bytes) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      auto it = free.lower_bound(bytes);
+      if (it != free.end() && it->first < 2 * bytes) {
+        void* p = it->second;
+        free.erase(it);
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (p == nullptr) throw std::bad_alloc();
+    return p;
+  }
+  void Put(size_t bytes, void* p) {
+    std::lock_guard<std::mutex> lock(mu);
+    free.emplace(bytes, p);
+  }
+};
+
+BufferPool& Partials() {
+  static BufferPool* pool = new BufferPool();  // never destroyed: tasks may outlive a call
+  return *pool;
+}
+
+// How a call uses the threads of XLA's intra-op pool (`threads` of them):
+// - "split" (default where it applies): the batch is cut into `threads` slices, each run
+//   by a single-threaded oneDNN primitive on a thread of XLA's own pool (the caller runs
+//   slices too, and takes any slice no pool thread has started, so a busy pool never
+//   stalls it). No thread besides XLA's. The weight gradient sums per-slice partials.
+// - "omp": one oneDNN call on an OpenMP team of `threads` threads (the caller and
+//   threads - 1 OpenMP workers). Used where the batch has fewer images than threads, and
+//   for weight gradients whose weights outweigh a quarter of the activations (U-Net
+//   bottleneck: summing partials would cost more than the convolution).
+// ENHANCE_JAX_ONEDNN_THREADING=omp forces the second everywhere.
+bool SplitAllowed() {
+  static const bool allowed = [] {
+    const char* v = std::getenv("ENHANCE_JAX_ONEDNN_THREADING");
+    return v == nullptr || std::string(v) != "omp";
+  }();
+  return allowed;
+}
+
+void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, float* a,
+                 float* b, float* out) {
+  int64_t chunks = std::min<int64_t>(threads, g.n);
+  int64_t w_elems = g.kh * g.kw * g.c * g.o;
+  bool split = SplitAllowed() && chunks > 1 &&
+               (kind != kBwdWeights || 4 * w_elems <= g.n * g.h * g.w * g.c);
+  if (!split) {
+    omp_set_num_threads(threads);
+    Run(kind, g, threads, a, b, out);
+    return;
+  }
+  // Per-image element counts of the batched operands.
+  int64_t img_x = g.h * g.w * g.c, img_y = g.ho * g.wo * g.o;
+  struct Shared {
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    std::string error;
+  };
+  auto shared = std::make_shared<Shared>();
+  std::vector<void*> partial(chunks, nullptr);
+  size_t w_bytes = w_elems * sizeof(float);
+  if (kind == kBwdWeights)
+    for (int64_t i = 1; i < chunks; ++i) partial[i] = Partials().Get(w_bytes);
+  auto slice = [=, &partial](int64_t i) {
+    int64_t lo = g.n * i / chunks, hi = g.n * (i + 1) / chunks;
+    Geometry gi = g;
+    gi.n = hi - lo;
+    omp_set_num_threads(1);
+    if (kind == kFwd) {
+      Run(kind, gi, 1, a + lo * img_x, b, out + lo * img_y);
+    } else if (kind == kBwdData) {
+      Run(kind, gi, 1, a + lo * img_y, b, out + lo * img_x);
+    } else {
+      float* dst = i == 0 ? out : static_cast<float*>(partial[i]);
+      Run(kind, gi, 1, a + lo * img_x, b + lo * img_y, dst);
+    }
+  };
+  // A task takes slices until none is left; slices are claimed, so a task that starts
+  // after the caller has done them all returns without touching the operands.
+  auto work = [shared, slice, chunks]() {
+    for (;;) {
+      int64_t i = shared->next.fetch_add(1);
+      if (i >= chunks) return;
+      try {
+        slice(i);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        shared->error = e.what();
+      }
+      if (shared->done.fetch_add(1) + 1 == chunks) {
+        std::lock_guard<std::mutex> lock(shared->mu);
+        shared->cv.notify_all();
+      }
+    }
+  };
+  for (int64_t t = 1; t < chunks; ++t) pool.Schedule([work]() { work(); });
+  work();
+  {
+    std::unique_lock<std::mutex> lock(shared->mu);
+    shared->cv.wait(lock, [&] { return shared->done.load() == chunks; });
+  }
+  if (kind == kBwdWeights) {
+    for (int64_t i = 1; i < chunks; ++i) {
+      const float* p = static_cast<const float*>(partial[i]);
+      for (int64_t j = 0; j < w_elems; ++j) out[j] += p[j];
+      Partials().Put(w_bytes, partial[i]);
+    }
+  }
+  if (!shared->error.empty()) throw std::runtime_error(shared->error);
+}
+
 // Leading (batch) dims of an operand of rank 4 + k: its first k dims.
 std::vector<int64_t> Leading(ffi::Span<const int64_t> d) {
   return std::vector<int64_t>(d.begin(), d.end() - 4);
@@ -211,7 +333,7 @@ int64_t Prod(const std::vector<int64_t>& v) {
   return p;
 }
 
-ffi::Error Conv(int kind, ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
+ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
                 ffi::ResultBuffer<ffi::F32> out, int64_t stride_h, int64_t stride_w,
                 int64_t pad_lo_h, int64_t pad_lo_w, int64_t pad_hi_h, int64_t pad_hi_w,
                 int64_t dil_h, int64_t dil_w) {
@@ -260,7 +382,6 @@ ffi::Error Conv(int kind, ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Bu
     if ((la[i] != lo[i] && la[i] != 1) || (lb[i] != lo[i] && lb[i] != 1))
       return ffi::Error::InvalidArgument("onednn conv: leading dims do not broadcast");
   int threads = Threads(pool);
-  omp_set_num_threads(threads);
   float* pa = a.typed_data();
   float* pb = b.typed_data();
   float* po = out->typed_data();
@@ -268,14 +389,14 @@ ffi::Error Conv(int kind, ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Bu
   int64_t size_o = O[0] * O[1] * O[2] * O[3];
   int64_t total = Prod(lo);
   if (total == 1) {
-    Run(kind, g, threads, pa, pb, po);
+    RunParallel(kind, g, pool, threads, pa, pb, po);
     return ffi::Error::Success();
   }
   // Activation-only batching of fwd / bwd data: the leading dims are more images.
   if (kind != kBwdWeights && Prod(lb) == 1 && Prod(la) == total) {
     Geometry gg = g;
     gg.n = g.n * total;
-    Run(kind, gg, threads, pa, pb, po);
+    RunParallel(kind, gg, pool, threads, pa, pb, po);
     return ffi::Error::Success();
   }
   std::vector<int64_t> idx(k, 0);
@@ -285,7 +406,7 @@ ffi::Error Conv(int kind, ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Bu
       ia = ia * la[i] + (la[i] == 1 ? 0 : idx[i]);
       ib = ib * lb[i] + (lb[i] == 1 ? 0 : idx[i]);
     }
-    Run(kind, g, threads, pa + ia * size_a, pb + ib * size_b, po + t * size_o);
+    RunParallel(kind, g, pool, threads, pa + ia * size_a, pb + ib * size_b, po + t * size_o);
     for (size_t i = k; i-- > 0;) {
       if (++idx[i] < lo[i]) break;
       idx[i] = 0;
