@@ -83,6 +83,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.keep_checkpoints = 3
   c.train.ema_decay = 0.99           # 0 = no EMA
   c.train.nan_policy = "stop"        # "stop" or "skip" the update
+  c.train.max_skipped_fraction = 0.05  # skip: more skipped steps than this share fail the run
+  c.train.on_corrupt_checkpoint = "fallback"  # resume from the newest good one, or "stop"
   c.train.dtype = "float32"          # compute dtype: float32 or bfloat16
 
   # Device mesh ('data', 'model') over all processes (enhance_jax.training.mesh).

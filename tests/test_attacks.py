@@ -363,3 +363,103 @@ def test_data_loss__other_shapes_are_a_config_mismatch_not_corruption(tmp_path):
                                         r"expected \(32, 8\)"):
     ckpt.restore(_state(0, n=32))
   assert sorted(ckpt.all_steps()) == [1, 2, 3] and not (tmp_path / "checkpoints_corrupt").exists()
+
+
+# ------------------------------------------------------------ 9: workdir lock
+
+from enhance_jax.training import workdir_lock  # noqa: E402
+
+
+def test_misleading__second_run_in_a_workdir_fails_naming_the_holder(tmp_path):
+  import socket
+  with workdir_lock.WorkdirLock(tmp_path):
+    with pytest.raises(OSError, match=rf"in use by another training run \(PID {os.getpid()} on "
+                                      rf"host {socket.gethostname()}") as e:
+      workdir_lock.WorkdirLock(tmp_path).acquire()
+    assert "\n" not in str(e.value)
+  with workdir_lock.WorkdirLock(tmp_path):  # released: free again, no warning
+    pass
+
+
+def test_misleading__stale_lock_of_a_dead_run_is_taken_over(tmp_path, capfd):
+  proc = subprocess.run([sys.executable, "-c", "import os, sys; sys.path.insert(0, %r); "
+                         "from enhance_jax.training import workdir_lock as w; "
+                         "w.WorkdirLock(%r).acquire(); os._exit(0)" % (str(ROOT), str(tmp_path))],
+                        timeout=60)  # exits holding the lock, as after kill -9
+  assert proc.returncode == 0 and (tmp_path / ".lock").read_text().strip()
+  lock = workdir_lock.WorkdirLock(tmp_path).acquire()
+  err = capfd.readouterr().err
+  assert "stale lock" in err and "taking it over" in err and "PID" in err, err
+  assert f'"pid": {os.getpid()}' in (tmp_path / ".lock").read_text()
+  lock.release()
+
+
+def test_misleading__training_into_a_locked_workdir_fails_at_once(tmp_path):
+  from enhance_jax.training import loop
+  sys.path.insert(0, str(ROOT / "tests"))
+  from test_reliability import tiny_config
+  with workdir_lock.WorkdirLock(tmp_path):
+    t = time.monotonic()
+    with pytest.raises(OSError, match=f"PID {os.getpid()}"):
+      loop.train_and_evaluate(tiny_config(), tmp_path)
+    assert time.monotonic() - t < 5 and not (tmp_path / "checkpoints").exists()
+
+
+# ------------------------------------------------------------ 8, 11: the loop
+
+def _reliability():
+  sys.path.insert(0, str(ROOT / "tests"))
+  import test_reliability
+  return test_reliability
+
+
+def test_data_loss__resume_skips_a_corrupt_latest_checkpoint(tmp_path, capfd):
+  from enhance_jax.training import loop
+  r = _reliability()
+  c = r.tiny_config()
+  c.train.num_steps = 3
+  c.train.keep_checkpoints = 5
+  loop.train_and_evaluate(c, tmp_path)
+  _corrupt(tmp_path / "checkpoints" / "3", "truncated_data")
+  capfd.readouterr()
+  loop.train_and_evaluate(c, tmp_path)  # resumes from 2, redoes step 3
+  out, err = capfd.readouterr()
+  assert "Resuming from step 2" in out and f"{tmp_path / 'checkpoints' / '3'}: corrupt" in err
+  assert (tmp_path / "checkpoints_corrupt" / "3").is_dir()
+  assert r._ckpt(tmp_path, 3)["step"] == 3
+
+
+def test_silent_wrong__nan_skip_over_the_limit_fails_the_run(tmp_path):
+  from enhance_jax.training import loop
+  r = _reliability()
+  c = r._poison_config("skip")
+  c.train.max_skipped_fraction = 0.05
+  bad = r._poisoned_steps(c)
+  with pytest.raises(loop.NonFiniteLossError,
+                     match=rf"{len(bad)} of 5 steps .* were skipped, more than "
+                           r"config.train.max_skipped_fraction=0.05") as e:
+    loop.train_and_evaluate(c, tmp_path)
+  assert str(tmp_path / "checkpoints" / "5") in str(e.value)
+  assert r._ckpt(tmp_path, 5)["step"] == 5  # the final checkpoint is kept
+
+
+def _white_eval_source(split: str = "train", channels: int | None = 3, **unused):
+  from enhance_jax.data import sources
+  del unused
+  if split == "train":
+    return sources.ListSource([{"target": _rand(48, 48, 3, seed=i), "name": f"n{i}"}
+                               for i in range(4)])
+  return sources.ListSource([{"target": np.full((48, 48, 3), 255, np.uint8), "name": "white"}])
+
+
+def test_silent_wrong__nan_final_eval_fails_the_run(tmp_path):
+  from enhance_jax.data import sources
+  from enhance_jax.training import loop
+  r = _reliability()
+  if "attacks_white_eval" not in sources.DATASETS:
+    sources.register("attacks_white_eval")(_white_eval_source)
+  c = r._poison_config("skip")
+  c.data.name = "attacks_white_eval"  # training never sees white; evaluation only white: NaN
+  c.train.num_steps = 2
+  with pytest.raises(loop.NonFiniteLossError, match=r"final evaluation is NaN \(.*psnr"):
+    loop.train_and_evaluate(c, tmp_path)

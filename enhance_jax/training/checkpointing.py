@@ -158,6 +158,10 @@ class Checkpointer:
   def _nothing_left(self, step: int | None) -> Exception:
     if step is not None:
       return FileNotFoundError(f"{self.path(step)}: checkpoint does not restore.")
+    aside = self.directory.with_name(self.directory.name + "_corrupt")
+    if aside.is_dir():
+      return FileNotFoundError(f"{self.directory}: no checkpoint restores (the corrupt ones are "
+                               f"in {aside}); run again to start from step 0.")
     return FileNotFoundError(f"{self.directory}: no complete checkpoint to restore.")
 
   def path(self, step: int) -> Path:

@@ -1,6 +1,7 @@
 """`train_and_evaluate`: the one training loop every config runs through."""
 from __future__ import annotations
 
+import contextlib
 import signal
 import time
 from pathlib import Path
@@ -14,10 +15,13 @@ from enhance_jax import config as config_lib
 from enhance_jax.data import pipeline
 from enhance_jax.training import checkpointing, components, evaluation, logs, tasks
 from enhance_jax.training import mesh as mesh_lib
+from enhance_jax.training import workdir_lock
 
 
-class NonFiniteLossError(FloatingPointError):
-  """The loss or a gradient became NaN/Inf and config.train.nan_policy is 'stop'."""
+class NonFiniteLossError(FloatingPointError, ValueError):
+  """The loss or a gradient became NaN/Inf and config.train.nan_policy is 'stop'
+  (or, with 'skip', too many steps were skipped or the final evaluation is NaN).
+  A ValueError too: the entry points report it as a user error, in one line."""
 
 
 class _StopSignal:
@@ -69,6 +73,18 @@ def check_resume(config: ml_collections.ConfigDict, workdir: Path) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
+  """`_train_and_evaluate` holding the workdir lock (`workdir_lock`): a second
+  run in the same workdir fails at once, naming the holder's PID and host."""
+  if not 0.0 <= float(config.train.max_skipped_fraction) <= 1.0:
+    raise ValueError(f"config.train.max_skipped_fraction={config.train.max_skipped_fraction}: "
+                     "must be in [0, 1].")
+  if jax.process_index() != 0:
+    return _train_and_evaluate(config, workdir, devices)
+  with workdir_lock.WorkdirLock(Path(workdir).resolve()):
+    return _train_and_evaluate(config, workdir, devices)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
   """Trains `config` in `workdir`, resuming from its latest checkpoint.
 
   `devices` restricts the mesh (default: every device of every process).
@@ -100,7 +116,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
     except ValueError:
       ckpt.close()
       raise
-    state = ckpt.restore(state)
+    state = ckpt.restore(state, on_corrupt=config.train.on_corrupt_checkpoint)
+    latest = ckpt.latest_step()  # corrupt newer ones were reported and set aside
     logging.info("Resumed from %s", ckpt.path(latest))
     if is_main:
       print(f"Resuming from step {latest} ({ckpt.path(latest)})", flush=True)
@@ -121,6 +138,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
   batches = pipeline.prefetch_to_device(batches, lambda b: mesh_lib.global_batch(b, mesh),
                                         config.data.device_prefetch)
   pending: list[dict] = []
+  skipped = 0  # steps whose update was dropped (non-finite loss or gradient)
   summary: dict = {}
 
   def run_eval(step: int) -> dict:
@@ -151,7 +169,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
           "config.train.nan_policy='skip'.")
 
   stopped = None
-  with _StopSignal() as stop:
+  with _StopSignal() as stop, _closing(ckpt, writer):
     step = start_step
     t_start = time.perf_counter()
     for step in range(start_step + 1, num_steps + 1):
@@ -161,6 +179,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
       if step % config.train.log_every == 0 or last:
         host = jax.device_get(pending)
         pending = []
+        skipped += sum(not all(np.isfinite(v).all() for v in m.values()) for m in host)
         mean = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
         mean["steps_per_s"] = progress.update(step, mean)
         writer.write(step, "train", mean)
@@ -178,9 +197,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
         if is_main:
           print(f"Received {stopped}: saved checkpoint {ckpt.path(step)}; exiting.", flush=True)
         break
-    ckpt.close()
-    writer.close()
 
+  if stopped is None:
+    _check_run_health(config, skipped, num_steps - start_step, summary, ckpt.path(num_steps))
   if is_main and stopped is None:
     elapsed = time.perf_counter() - t_start
     grids = ", ".join(str(workdir / es.grid_name) for es in eval_sets)
@@ -193,6 +212,49 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
     raise SystemExit(f"Stopped by {stopped} at step {step}; resume by running the same "
                      "command again.")
   return summary
+
+
+@contextlib.contextmanager
+def _closing(ckpt: checkpointing.Checkpointer, writer):
+  """Closes the checkpointer (waiting for an in-flight async save, which so
+  completes) and the metric writer however the loop ends; after a failure, a
+  second failure while closing does not hide the first, which is raised."""
+  try:
+    yield
+  except BaseException:
+    with contextlib.suppress(Exception):
+      ckpt.close()
+    with contextlib.suppress(Exception):
+      writer.close()
+    raise
+  ckpt.close()
+  writer.close()
+
+
+def _check_run_health(config: ml_collections.ConfigDict, skipped: int, steps: int,
+                      summary: dict, checkpoint: Path) -> None:
+  """Raises NonFiniteLossError (one line) when more than
+  `config.train.max_skipped_fraction` of this run's `steps` were skipped, or a
+  final evaluation metric is NaN. The final checkpoint is kept either way."""
+  limit = float(config.train.max_skipped_fraction)
+  if steps and skipped / steps > limit:
+    raise NonFiniteLossError(
+        f"{skipped} of {steps} steps ({skipped / steps:.1%}) had a non-finite loss or gradient "
+        f"and were skipped, more than config.train.max_skipped_fraction={limit:g}; the final "
+        f"checkpoint {checkpoint} is suspect. Lower the learning rate.")
+
+  def nan_keys(tree, prefix=""):
+    if isinstance(tree, dict):
+      return [k for key, v in tree.items() for k in nan_keys(v, f"{prefix}{key}.")]
+    try:
+      return [prefix[:-1]] if np.isnan(float(tree)) else []
+    except (TypeError, ValueError):
+      return []
+  bad = nan_keys(summary)
+  if bad:
+    raise NonFiniteLossError(
+        f"the final evaluation is NaN ({', '.join(bad[:6])}); the final checkpoint {checkpoint} "
+        "gives non-finite outputs. Lower the learning rate.")
 
 
 def _stop_requested(stop: _StopSignal, every_step: bool) -> bool:
