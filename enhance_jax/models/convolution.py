@@ -18,8 +18,9 @@ The choice is made per lowering platform (`lax.platform_dependent`), not
 where the model is traced: a computation compiled for GPU or TPU (including one
 traced on a CPU host and lowered or exported for an accelerator) runs plain
 `lax.conv_general_dilated`, whose accelerator kernels need no rewrite.
-On CPU, every other float32 NHWC/HWIO convolution (and the one inside the
-sub-pixel form) runs on oneDNN through the XLA FFI (`enhance_jax.native.conv`:
+On CPU, the other float32 NHWC/HWIO convolutions (and the one inside the
+sub-pixel form) whose weights are no larger than their input run on oneDNN
+through the XLA FFI (`enhance_jax.native.conv`:
 forward, input- and weight-gradient kernels, grad of grad included) when the
 extension was built at install; `backend()` says "onednn" or "xla".
 Everything else goes to `lax.conv_general_dilated` unchanged. `Conv` is
@@ -101,15 +102,17 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     if max(strides) > 1 or max(rhs_dil) > 1 or min(min(p) for p in pads) < 0:
       return None
     return lambda x, k: _subpixel(x, k, lhs_dil, pads, dot)
-  if backend() == "onednn":
+  if any(w > n for w, n in zip(window, lhs.shape[1:3])):
+    return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
+  # oneDNN where the weights are no larger than the input: below that (the U-Net's 4x4 and
+  # 8x8 levels with 256-1024 channels) the per-call weight reorder outweighs the gain.
+  if backend() == "onednn" and math.prod(rhs.shape) <= math.prod(lhs.shape):
     ints = lambda v: tuple(int(i) for i in v)
     spec = onednn_conv.Spec(ints(strides), tuple(ints(p) for p in pads), ints(rhs_dil),
                             ints(lhs.shape[1:3]), ints(rhs.shape[:2]))
     if onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
                              preferred_element_type):
       return lambda x, k: onednn_conv.conv(x, k, spec)
-  if any(w > n for w, n in zip(window, lhs.shape[1:3])):
-    return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
   return None
 
 
