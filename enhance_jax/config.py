@@ -81,7 +81,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.train.eval_every = 300
   c.train.checkpoint_every = 200
   c.train.keep_checkpoints = 3
-  c.train.ema_decay = 0.99           # 0 = no EMA
+  c.train.ema_decay = 0.99           # 0 = no EMA (params and BN statistics are averaged)
+  c.train.ema_warmup = False         # decay min(ema_decay, (1+t)/(10+t)) at update t
   c.train.nan_policy = "stop"        # "stop" or "skip" the update
   c.train.max_skipped_fraction = 0.05  # skip: more skipped steps than this share fail the run
   c.train.on_corrupt_checkpoint = "fallback"  # resume from the newest good one, or "stop"

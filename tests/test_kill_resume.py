@@ -216,7 +216,7 @@ def test_half_written_checkpoint_is_ignored(tmp_path):
     w = jnp.full((3, 2), float(step))
     return TrainState(step=jnp.array(step, jnp.int32), params={"w": w}, model_state={"s": w},
                       opt_state=(w,), ema_params={"w": w}, rng=jnp.zeros(2, jnp.uint32),
-                      bad_step=jnp.array(-1, jnp.int32))
+                      bad_step=jnp.array(-1, jnp.int32), ema_model_state={"s": w})
 
   directory = tmp_path / "checkpoints"
   ckpt = Checkpointer(directory)

@@ -158,6 +158,7 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
                      real_label=(1.0, 1.0), fake_label=(0.0, 0.0), flip_prob: float = 0.0,
                      r1_weight: float = 0.0, conditional: bool = True,
                      extra_inputs: tuple[str, ...] = (), ema_decay: float = 0.0,
+                     ema_warmup: bool = False,
                      skip_nonfinite: bool = True) -> tuple[GANState, dict]:
   """One GAN iteration: `d_steps` D updates, then one G update.
 
@@ -229,13 +230,12 @@ def adversarial_step(state: GANState, batch: dict, *, generator, discriminator,
   g_params, g_opt, g_ms, g_grad_norm, g_finite = apply_gradients(
       g_tx, grads, g_total, state.params, state.opt_state, state.model_state, g_ms,
       skip_nonfinite)
-  ema = state.ema_params
-  if ema_decay and ema:
-    ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, g_params)
+  ema, ema_ms = state_lib.update_ema(state, g_params, g_ms, ema_decay, ema_warmup)
   ok = g_finite & d_finite
   bad_step = jnp.where((state.bad_step < 0) & ~ok, state.step, state.bad_step)
   new_state = state.replace(step=state.step + 1, params=g_params, model_state=g_ms,
-                            opt_state=g_opt, ema_params=ema, bad_step=bad_step, d_step=d_step,
+                            opt_state=g_opt, ema_params=ema, ema_model_state=ema_ms,
+                            bad_step=bad_step, d_step=d_step,
                             d_params=d_params, d_model_state=d_ms, d_opt_state=d_opt)
   d_mean = {k: jnp.mean(jnp.stack([m[k] for m in d_logs])) for k in d_logs[0]}
   d_mean["d_learning_rate"] = d_logs[-1]["d_learning_rate"]

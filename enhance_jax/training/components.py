@@ -86,10 +86,14 @@ def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir:
     ckpt = checkpointing.Checkpointer(ckpt_dir, async_save=False)
     step = ckpt.latest_step()
     if step is not None:
-      tree = ckpt.restore_raw(step)
+      # the newest checkpoint that restores: a corrupt newer one is named in a warning
+      step, tree = ckpt.restore_latest_raw(on_corrupt=config.train.on_corrupt_checkpoint)
       ckpt.close()
       params = tree["ema_params"] if (use_ema and tree.get("ema_params")) else tree["params"]
-      v = {"params": params, **(tree.get("model_state") or {})}
+      model_state = tree.get("model_state") or {}
+      if params is tree.get("ema_params") and tree.get("ema_model_state"):
+        model_state = tree["ema_model_state"]  # the BN statistics of the EMA parameters
+      v = {"params": params, **model_state}
       variables_io.check_shapes(expected, v, f"{ckpt_dir}/{step}")
       which = "EMA" if params is tree.get("ema_params") else "raw"
       return jax.tree.map(np.asarray, v), f"{ckpt_dir}/{step} ({which} parameters)"

@@ -46,9 +46,11 @@ def init_variables(model, seed: int, *args, stream: str = "params", abstract: bo
 @flax.struct.dataclass
 class TrainState:
   """step: int32 scalar; params / model_state (e.g. {'batch_stats': ...}) /
-  ema_params ({} when EMA is off) are pytrees; rng: uint32[2] raw key data;
-  bad_step: int32, the first step whose loss or gradient was not finite (-1 if
-  none) — set inside the compiled step so the host never syncs for it.
+  ema_params and ema_model_state ({} when EMA is off) are pytrees; rng:
+  uint32[2] raw key data; bad_step: int32, the first step whose loss or
+  gradient was not finite (-1 if none) — set inside the compiled step so the
+  host never syncs for it. ema_model_state is the EMA of the model state (BN
+  running statistics), evaluated with the EMA parameters (`update_ema`).
   Fields named in SHARDED are sharded FSDP-style (mesh.state_sharding)."""
   step: jax.Array
   params: Any
@@ -57,13 +59,16 @@ class TrainState:
   ema_params: Any
   rng: jax.Array
   bad_step: jax.Array
+  ema_model_state: Any
 
   SHARDED: ClassVar[tuple[str, ...]] = ("params", "opt_state", "ema_params")
 
   def variables(self, use_ema: bool = False) -> dict:
-    """Flax variables for `model.apply` (EMA parameters when asked and present)."""
-    params = self.ema_params if (use_ema and self.ema_params) else self.params
-    return {"params": params, **self.model_state}
+    """Flax variables for `model.apply`: with `use_ema` (and EMA on) the EMA
+    parameters and the EMA of the model state (BN statistics)."""
+    if use_ema and self.ema_params:
+      return {"params": self.ema_params, **(self.ema_model_state or self.model_state)}
+    return {"params": self.params, **self.model_state}
 
   @classmethod
   def create(cls, variables: dict, tx: optax.GradientTransformation, seed: int, ema: bool,
@@ -75,7 +80,32 @@ class TrainState:
     return cls(step=jnp.zeros((), jnp.int32), params=params, model_state=variables,
                opt_state=tx.init(params),
                ema_params=jax.tree.map(jnp.copy, params) if ema else {},
-               rng=rng(seed, "step"), bad_step=jnp.full((), -1, jnp.int32), **extra)
+               rng=rng(seed, "step"), bad_step=jnp.full((), -1, jnp.int32),
+               ema_model_state=jax.tree.map(jnp.copy, variables) if ema else {}, **extra)
+
+
+def ema_decay_at(decay: float, step: jax.Array, warmup: bool = False) -> jax.Array:
+  """The EMA decay used at update `step` (0-based): `decay`, or with `warmup`
+  min(decay, (1 + step) / (10 + step)) (so early averages are not dominated by
+  the initial weights)."""
+  if not warmup:
+    return jnp.asarray(decay, jnp.float32)
+  t = step.astype(jnp.float32)
+  return jnp.minimum(jnp.float32(decay), (1.0 + t) / (10.0 + t))
+
+
+def update_ema(state: TrainState, params, model_state, decay: float, warmup: bool = False):
+  """(ema_params, ema_model_state) after an update to (params, model_state):
+  e <- d e + (1 - d) x for both, d = `ema_decay_at(decay, state.step, warmup)`.
+  Unchanged when EMA is off (decay 0 or no EMA in the state)."""
+  if not (decay and state.ema_params):
+    return state.ema_params, state.ema_model_state
+  d = ema_decay_at(decay, state.step, warmup)
+  avg = lambda e, x: (d * e + (1.0 - d) * x).astype(e.dtype)  # noqa: E731
+  ema_ms = state.ema_model_state
+  if ema_ms and jax.tree.structure(ema_ms) == jax.tree.structure(model_state):
+    ema_ms = jax.tree.map(avg, ema_ms, model_state)
+  return jax.tree.map(avg, state.ema_params, params), ema_ms
 
 
 def create_train_state(model, tx: optax.GradientTransformation, sample_input: jax.Array,

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from enhance_jax.metrics import image_quality
-from enhance_jax.training.state import TrainState
+from enhance_jax.training.state import TrainState, update_ema
 
 
 def _model_extras(batch: dict, keys: tuple[str, ...]) -> dict:
@@ -46,7 +46,8 @@ def apply_gradients(tx: optax.GradientTransformation, grads, loss: jax.Array, pa
 def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTransformation,
                loss_fn: Callable, degrade: Callable, lr_schedule: Callable,
                extra_inputs: tuple[str, ...] = (), ema_decay: float = 0.0,
-               skip_nonfinite: bool = True) -> tuple[TrainState, dict]:
+               skip_nonfinite: bool = True, ema_warmup: bool = False
+               ) -> tuple[TrainState, dict]:
   """One regression update.
 
   The step's key is `fold_in(state.rng, state.step)`, split for the
@@ -88,12 +89,11 @@ def train_step(state: TrainState, batch: dict, *, model, tx: optax.GradientTrans
   new_params, new_opt_state, new_model_state, grad_norm, finite = apply_gradients(
       tx, grads, loss, state.params, state.opt_state, state.model_state, new_model_state,
       skip_nonfinite)
-  ema = state.ema_params
-  if ema_decay and ema:
-    ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, new_params)
+  ema, ema_ms = update_ema(state, new_params, new_model_state, ema_decay, ema_warmup)
   bad_step = jnp.where((state.bad_step < 0) & ~finite, state.step, state.bad_step)
   new_state = state.replace(step=state.step + 1, params=new_params, model_state=new_model_state,
-                            opt_state=new_opt_state, ema_params=ema, bad_step=bad_step)
+                            opt_state=new_opt_state, ema_params=ema, bad_step=bad_step,
+                            ema_model_state=ema_ms)
   metrics = {"loss": loss, "grad_norm": grad_norm, "learning_rate": lr_schedule(state.step),
              **{f"loss_{k}": v for k, v in parts.items()}}
   return new_state, metrics

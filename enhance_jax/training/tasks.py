@@ -72,7 +72,8 @@ class Regression(Task):
     return functools.partial(
         steps.train_step, model=self.model, tx=self.tx, loss_fn=self.loss_fn,
         degrade=self.degrade, lr_schedule=self.lr_schedule, extra_inputs=self.extra_inputs,
-        ema_decay=float(self.config.train.ema_decay), skip_nonfinite=skip_nonfinite)
+        ema_decay=float(self.config.train.ema_decay),
+        ema_warmup=bool(self.config.train.ema_warmup), skip_nonfinite=skip_nonfinite)
 
 
 class GAN(Task):
@@ -116,6 +117,7 @@ class GAN(Task):
         fake_label=adversarial.label_range(gan.fake_label), flip_prob=float(gan.flip_prob),
         r1_weight=float(gan.r1_weight), conditional=bool(gan.conditional),
         extra_inputs=self.extra_inputs, ema_decay=float(self.config.train.ema_decay),
+        ema_warmup=bool(self.config.train.ema_warmup),
         skip_nonfinite=skip_nonfinite)
 
 
