@@ -96,12 +96,15 @@ def test_values_and_gradients_match_lax(n, hw, c, o, kernel, strides, padding, d
 
 
 @needs_onednn
-@pytest.mark.parametrize("config", [CONFIGS[1], CONFIGS[8], CONFIGS[13]])
-def test_grad_of_grad_matches_lax(config):
-  """Second derivatives: each of the three FFI kernels differentiated once more."""
+@pytest.mark.parametrize("config,xla_weight_grad", [(CONFIGS[1], False), (CONFIGS[8], False),
+                                                    (CONFIGS[13], False), (CONFIGS[5], True)])
+def test_grad_of_grad_matches_lax(config, xla_weight_grad):
+  """Second derivatives: each of the three FFI kernels differentiated once more (and with
+  the weight gradient on XLA's kernel, as convolution.py picks for some shapes)."""
   n, hw, c, o, kernel, strides, padding, dilation = config
   x, k = _operands(n, hw, c, o, kernel, seed=1)
-  spec = _spec(x.shape, k.shape, strides, padding, dilation)
+  spec = _spec(x.shape, k.shape, strides, padding, dilation)._replace(
+      xla_weight_grad=xla_weight_grad)
 
   def second(conv):
     inner = lambda x, k: jnp.sum(jnp.sin(conv(x, k)))
@@ -197,3 +200,22 @@ def test_unsupported_configurations_keep_lax():
                                    preferred_element_type=jnp.bfloat16)
   negative = spec._replace(pads=((-1, 0), (0, 0)))
   assert not onednn_conv.supported((1, 4, 4, 2), (3, 3, 2, 5), jnp.float32, jnp.float32, negative)
+
+
+@needs_onednn
+def test_openmp_and_split_threading_agree():
+  """The two ways of using XLA's threads (native.set_threading) give lax's values."""
+  from enhance_jax.native import set_threading
+  n, hw, c, o, kernel, strides, padding, dilation = CONFIGS[-1]
+  x, k = _operands(n, hw, c, o, kernel, seed=5)
+  spec = _spec(x.shape, k.shape, strides, padding, dilation)
+  r = jax.random.normal(jax.random.key(8), (n, *onednn_conv.out_hw(spec), o))
+  want = _value_and_grads(lambda x, k: _ref(x, k, spec))(x, k, r)
+  try:
+    for mode in ("omp", "split"):
+      set_threading(mode)
+      got = _value_and_grads(lambda x, k: onednn_conv.conv(x, k, spec))(x, k, r)
+      for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        _assert_close(a, b)
+  finally:
+    set_threading("split")

@@ -71,6 +71,15 @@ def _load() -> tuple[str, str]:
   return "onednn", f"oneDNN {v // 10000}.{v // 100 % 100}.{v % 100}, {ext}"
 
 
+def set_threading(mode: str) -> None:
+  """"split" (default: batch slices on XLA's intra-op pool where that pays) or "omp" (one
+  OpenMP team per call, sized to that pool): for benchmarks comparing the two."""
+  if mode not in ("split", "omp"):
+    raise ValueError(f"threading mode must be 'split' or 'omp', got {mode!r}")
+  if onednn_status()[0] == "onednn":
+    ctypes.CDLL(_extension_path()).enhance_onednn_set_threading(int(mode == "omp"))
+
+
 def onednn_status() -> tuple[str, str]:
   """("onednn", details) when the FFI convolutions are registered, else ("xla", why not)."""
   global _state

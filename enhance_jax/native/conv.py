@@ -28,6 +28,8 @@ class Spec(NamedTuple):
   dilation: tuple[int, int]  # rhs_dilation, >= 1
   in_hw: tuple[int, int]  # H, W of x
   kernel_hw: tuple[int, int]  # KH, KW of w
+  # The weight gradient on XLA's kernel (lax) instead of oneDNN's: where that one is slower.
+  xla_weight_grad: bool = False
 
 
 def available() -> bool:
@@ -63,6 +65,9 @@ def _attrs(spec: Spec) -> dict:
 
 
 def _call(name: str, a, b, shape, spec: Spec):
+  backend, why = onednn_status()  # loads the extension and registers its handlers, once
+  if backend != "onednn":
+    raise RuntimeError(f"oneDNN convolutions unavailable: {why}")
   return jax.ffi.ffi_call(name, jax.ShapeDtypeStruct(shape, jnp.float32),
                           vmap_method="expand_dims")(a, b, **_attrs(spec))
 
@@ -87,13 +92,24 @@ def conv_weight_grad(x, dy, spec: Spec):
                (*spec.kernel_hw, x.shape[3], dy.shape[3]), spec)
 
 
+def _weight_grad(x, dy, spec: Spec, w_dtype):
+  """conv_weight_grad, or XLA's weight gradient where `spec.xla_weight_grad`."""
+  if not spec.xla_weight_grad:
+    return conv_weight_grad(x, dy, spec)
+  w = jnp.zeros((*spec.kernel_hw, x.shape[3], dy.shape[3]), w_dtype)  # only its shape is used
+  lax_conv = lambda w: jax.lax.conv_general_dilated(
+      x, w, spec.strides, spec.pads, rhs_dilation=spec.dilation,
+      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return jax.vjp(lax_conv, w)[1](dy)[0]
+
+
 def _conv_fwd(x, w, spec):
   return conv(x, w, spec), (x, w)
 
 
 def _conv_bwd(spec, res, g):
   x, w = res
-  return conv_input_grad(g, w, spec), conv_weight_grad(x, g, spec)
+  return conv_input_grad(g, w, spec), _weight_grad(x, g, spec, w.dtype)
 
 
 def _input_grad_fwd(dy, w, spec):
@@ -102,7 +118,7 @@ def _input_grad_fwd(dy, w, spec):
 
 def _input_grad_bwd(spec, res, c):  # c: cotangent of dx, shaped like x
   dy, w = res
-  return conv(c, w, spec), conv_weight_grad(c, dy, spec)
+  return conv(c, w, spec), _weight_grad(c, dy, spec, w.dtype)
 
 
 def _weight_grad_fwd(x, dy, spec):

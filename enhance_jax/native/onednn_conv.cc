@@ -241,13 +241,15 @@ BufferPool& Partials() {
 //   for weight gradients whose weights outweigh a quarter of the activations (U-Net
 //   bottleneck: summing partials would cost more than the convolution).
 // ENHANCE_JAX_ONEDNN_THREADING=omp forces the second everywhere.
-bool SplitAllowed() {
-  static const bool allowed = [] {
+std::atomic<int>& ThreadingMode() {  // 0: split where it applies, 1: OpenMP team only
+  static std::atomic<int> mode([] {
     const char* v = std::getenv("ENHANCE_JAX_ONEDNN_THREADING");
-    return v == nullptr || std::string(v) != "omp";
-  }();
-  return allowed;
+    return v != nullptr && std::string(v) == "omp" ? 1 : 0;
+  }());
+  return mode;
 }
+
+bool SplitAllowed() { return ThreadingMode().load(std::memory_order_relaxed) == 0; }
 
 void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, float* a,
                  float* b, float* out) {
@@ -450,6 +452,9 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data, ConvKind<kBwdData>,
                               ENHANCE_BIND(kBwdData));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_weights, ConvKind<kBwdWeights>,
                               ENHANCE_BIND(kBwdWeights));
+
+// Benchmarks: 0 = split batches over XLA's pool where it applies, 1 = OpenMP team only.
+extern "C" void enhance_onednn_set_threading(int mode) { ThreadingMode().store(mode != 0); }
 
 // The oneDNN version the extension runs with, e.g. 30200 for 3.2.0.
 extern "C" int enhance_onednn_version() {
