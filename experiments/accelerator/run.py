@@ -74,7 +74,10 @@ class Run:
     self.results = {"command": " ".join(sys.argv), "started_utc": now_utc(),
                     "mode": "cpu_dry_run" if dry else "accelerator", "budget_s": budget,
                     "phases": {}}
-    self.env = {**os.environ, "PYTHONUNBUFFERED": "1",
+    # Children see the machine's own devices (not a test session's forced CPU device count).
+    xla = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                   if not f.startswith("--xla_force_host_platform_device_count"))
+    self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "XLA_FLAGS": xla,
                 "XLA_PYTHON_CLIENT_PREALLOCATE": "false",  # JAX and PyTorch share the GPU
                 "TFDS_DATA_DIR": str(scratch / "tfds"),
                 "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
