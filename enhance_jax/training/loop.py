@@ -73,40 +73,55 @@ def check_resume(config: ml_collections.ConfigDict, workdir: Path) -> None:
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
-  """`_train_and_evaluate` holding the workdir lock (`workdir_lock`): a second
-  run in the same workdir fails at once, naming the holder's PID and host."""
+  """Trains `config` in `workdir`, resuming from its latest checkpoint; returns
+  the last evaluation {set name: summary} ("eval" without `config.evals`).
+
+  `devices` restricts the mesh (default: every device of every process). The
+  task, data and evaluation sets are built first (`_build`), so a config that
+  cannot run leaves the workdir untouched; then `_train_and_evaluate` runs
+  holding the workdir lock (`workdir_lock`): a second run in the same workdir
+  fails at once, naming the holder's PID and host."""
   if not 0.0 <= float(config.train.max_skipped_fraction) <= 1.0:
     raise ValueError(f"config.train.max_skipped_fraction={config.train.max_skipped_fraction}: "
                      "must be in [0, 1].")
+  if jax.process_index() == 0 and (Path(workdir) / workdir_lock.LOCK_NAME).is_file():
+    with workdir_lock.WorkdirLock(Path(workdir).resolve()):
+      pass  # a run holding the workdir fails this one at once, before anything is built
+  built = _build(config, devices)  # writes nothing: a config that cannot run leaves no trace
   if jax.process_index() != 0:
-    return _train_and_evaluate(config, workdir, devices)
+    return _train_and_evaluate(config, workdir, *built)
   with workdir_lock.WorkdirLock(Path(workdir).resolve()):
-    return _train_and_evaluate(config, workdir, devices)
+    return _train_and_evaluate(config, workdir, *built)
 
 
-def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=None) -> dict:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint.
-
-  `devices` restricts the mesh (default: every device of every process).
-  Builds the task, the data and every evaluation set, resumes (refusing a
-  checkpoint of another model or data shape, `check_resume`) and only then
-  writes config.json and run_info.json. Writes checkpoints/, metrics.jsonl,
-  tensorboard/, eval_metrics.json and the image grids into `workdir`; returns
-  the last evaluation {set name: summary} ("eval" without `config.evals`).
-  """
-  workdir = Path(workdir).resolve()
-  is_main = jax.process_index() == 0
+def _build(config: ml_collections.ConfigDict, devices=None) -> tuple:
+  """(mesh, task, train source, evaluation sets, step-0 state): everything a
+  run needs that can fail on a bad config, built before the workdir is touched."""
   if config.train.nan_policy not in ("stop", "skip"):
     raise ValueError(f"config.train.nan_policy={config.train.nan_policy!r}: use 'stop' or 'skip'.")
   mesh = mesh_lib.make_mesh(devices, fsdp=int(config.mesh.fsdp))
-  num_steps = int(config.train.num_steps)
-  global_batch = int(config.train.batch_size)
-  mesh_lib.check_batch_size(global_batch, mesh)
-  task = tasks.build(config, num_steps=num_steps)
+  mesh_lib.check_batch_size(int(config.train.batch_size), mesh)
+  task = tasks.build(config, num_steps=int(config.train.num_steps))
   train_source = components.source(config, config.data.train_split)
   eval_sets = [evaluation.EvalSet(name, c, task.model, mesh)
                for name, c in evaluation.set_configs(config).items()]
-  state = task.init_state(mesh)
+  return mesh, task, train_source, eval_sets, task.init_state(mesh)
+
+
+def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh, task,
+                        train_source, eval_sets, state) -> dict:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint.
+
+  With what `_build` made, resumes (refusing a checkpoint of another model or
+  data shape, `check_resume`) and only then writes config.json and
+  run_info.json. Writes checkpoints/, metrics.jsonl, tensorboard/,
+  eval_metrics.json and the image grids into `workdir`; returns the last
+  evaluation {set name: summary} ("eval" without `config.evals`).
+  """
+  workdir = Path(workdir).resolve()
+  is_main = jax.process_index() == 0
+  num_steps = int(config.train.num_steps)
+  global_batch = int(config.train.batch_size)
 
   ckpt = checkpointing.Checkpointer(workdir / "checkpoints", keep=config.train.keep_checkpoints)
   latest = ckpt.latest_step()
