@@ -421,6 +421,13 @@ _VALUE_RULES = (
     ("gan.loss", lambda v: v in ("bce", "lsgan", "hinge"), "bce, lsgan or hinge"),
     ("gan.d_steps", _positive, ">= 1"),
     ("gan.flip_prob", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("train.max_skipped_fraction", lambda v: 0 <= v <= 1, "in [0, 1]"),
+    ("train.on_corrupt_checkpoint", lambda v: v in ("fallback", "stop"), "'fallback' or 'stop'"),
+    ("data.cache_mb", _non_negative, ">= 0 (0 = no cache)"),
+    ("data.crops_per_image", _positive, ">= 1"),
+    ("data.device_prefetch", _non_negative, ">= 0"),
+    ("eval.y_protocol", lambda v: v in ("matlab", "basicsr"), "'matlab' or 'basicsr'"),
+    ("eval.lpips", lambda v: v in ("", "alex", "vgg"), "'', 'alex' or 'vgg'"),
     ("mesh.fsdp", _positive, ">= 1"),
     ("mesh.min_shard_size", _non_negative, ">= 0"),
 )
