@@ -96,15 +96,15 @@ def test_values_and_gradients_match_lax(n, hw, c, o, kernel, strides, padding, d
 
 
 @needs_onednn
-@pytest.mark.parametrize("config,xla_weight_grad", [(CONFIGS[1], False), (CONFIGS[8], False),
-                                                    (CONFIGS[13], False), (CONFIGS[5], True)])
-def test_grad_of_grad_matches_lax(config, xla_weight_grad):
+@pytest.mark.parametrize("config,xla_parts", [(CONFIGS[1], False), (CONFIGS[8], False),
+                                               (CONFIGS[13], False), (CONFIGS[5], True)])
+def test_grad_of_grad_matches_lax(config, xla_parts):
   """Second derivatives: each of the three FFI kernels differentiated once more (and with
-  the weight gradient on XLA's kernel, as convolution.py picks for some shapes)."""
+  the forward and weight gradient on XLA's kernels, as convolution.py picks for some shapes)."""
   n, hw, c, o, kernel, strides, padding, dilation = config
   x, k = _operands(n, hw, c, o, kernel, seed=1)
   spec = _spec(x.shape, k.shape, strides, padding, dilation)._replace(
-      xla_weight_grad=xla_weight_grad)
+      xla_forward=xla_parts, xla_weight_grad=xla_parts)
 
   def second(conv):
     inner = lambda x, k: jnp.sum(jnp.sin(conv(x, k)))

@@ -109,11 +109,20 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
   if backend() == "onednn" and math.prod(rhs.shape) <= math.prod(lhs.shape):
     ints = lambda v: tuple(int(i) for i in v)
     spec = onednn_conv.Spec(ints(strides), tuple(ints(p) for p in pads), ints(rhs_dil),
-                            ints(lhs.shape[1:3]), ints(rhs.shape[:2]))
+                            ints(lhs.shape[1:3]), ints(rhs.shape[:2]),
+                            **_xla_parts(lhs.shape, rhs.shape))
     if onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
                              preferred_element_type):
       return lambda x, k: onednn_conv.conv(x, k, spec)
   return None
+
+
+def _xla_parts(lhs_shape, rhs_shape) -> dict[str, bool]:
+  """Which parts of a oneDNN convolution stay on XLA's kernels, where those were faster here
+  (BENCHMARKS.md, per layer): the forward and weight gradient of a convolution to one
+  channel (the DnCNN, SRCNN and U-Net tails)."""
+  single = rhs_shape[3] == 1
+  return {"xla_forward": single, "xla_weight_grad": single}
 
 
 def _dot(a, b, precision, preferred_element_type):

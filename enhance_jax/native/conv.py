@@ -28,7 +28,9 @@ class Spec(NamedTuple):
   dilation: tuple[int, int]  # rhs_dilation, >= 1
   in_hw: tuple[int, int]  # H, W of x
   kernel_hw: tuple[int, int]  # KH, KW of w
-  # The weight gradient on XLA's kernel (lax) instead of oneDNN's: where that one is slower.
+  # The forward / weight gradient on XLA's kernel (lax) instead of oneDNN's, where that one
+  # is slower (the input gradient always runs on oneDNN).
+  xla_forward: bool = False
   xla_weight_grad: bool = False
 
 
@@ -64,6 +66,11 @@ def _attrs(spec: Spec) -> dict:
                                           pad_hi_h=phh, pad_hi_w=phw, dil_h=dh, dil_w=dw).items()}
 
 
+def _lax_conv(x, w, spec: Spec):
+  return jax.lax.conv_general_dilated(x, w, spec.strides, spec.pads, rhs_dilation=spec.dilation,
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 def _call(name: str, a, b, shape, spec: Spec):
   backend, why = onednn_status()  # loads the extension and registers its handlers, once
   if backend != "onednn":
@@ -75,6 +82,8 @@ def _call(name: str, a, b, shape, spec: Spec):
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv(x, w, spec: Spec):
   """y = conv(x, w): forward convolution (N, H, W, C) x (KH, KW, C, O) -> (N, Ho, Wo, O)."""
+  if spec.xla_forward:
+    return _lax_conv(x, w, spec)
   return _call("enhance_onednn_conv_fwd", x, w, (x.shape[0], *out_hw(spec), w.shape[3]), spec)
 
 
@@ -97,10 +106,7 @@ def _weight_grad(x, dy, spec: Spec, w_dtype):
   if not spec.xla_weight_grad:
     return conv_weight_grad(x, dy, spec)
   w = jnp.zeros((*spec.kernel_hw, x.shape[3], dy.shape[3]), w_dtype)  # only its shape is used
-  lax_conv = lambda w: jax.lax.conv_general_dilated(
-      x, w, spec.strides, spec.pads, rhs_dilation=spec.dilation,
-      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-  return jax.vjp(lax_conv, w)[1](dy)[0]
+  return jax.vjp(lambda w: _lax_conv(x, w, spec), w)[1](dy)[0]
 
 
 def _conv_fwd(x, w, spec):
