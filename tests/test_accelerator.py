@@ -95,3 +95,5 @@ def test_accelerator_script_cpu_dry_run(shared_data, tmp_path):
   assert t["train"]["rc"] == 0 and not t["train"]["timed_out"] and t["steps_done"] == 6
   assert t["evaluate"]["rc"] == 0 and t["bsd68_s25"]["num_images"] == 2
   assert np.isfinite(t["bsd68_s25"]["psnr"])
+  # The run's own last-step score and the evaluate entry point's agree (same weights, noise).
+  assert t["bsd68_s25_evaluate"]["psnr"] == pytest.approx(t["bsd68_s25"]["psnr"], abs=1e-4)
