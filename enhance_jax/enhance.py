@@ -7,7 +7,8 @@ sees --overlap more pixels on every side, so the result equals the whole-image
 result when the model's receptive radius is at most the overlap, and memory
 stays bounded. An output never overwrites an input or another output. A gray
 model applied to a colour image enhances each channel; a colour model applied
-to a gray image sees it repeated to RGB and returns the luma. Output files appear only when complete.
+to a gray image sees it repeated to RGB and returns the luma. Output files
+appear only when complete.
 """
 from __future__ import annotations
 

@@ -125,6 +125,10 @@ class Checkpointer:
     try:
       return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
     except Exception as e:  # noqa: BLE001  (metadata fits, so the data is damaged)
+      if "tree structures do not match" in str(e):  # e.g. an empty sub-dict added or removed
+        raise ValueError(f"{self.path(step)}: checkpoint does not fit this config or code "
+                         f"version ({_reason(e)}); train in a new workdir or restore the "
+                         "config it was written with.") from None
       raise _Corrupt(_reason(e)) from None
 
   def _corrupt(self, step: int, error: Exception, on_corrupt: str, move: bool) -> None:
