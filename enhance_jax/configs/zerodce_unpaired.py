@@ -14,7 +14,7 @@ crops (the official loader resizes each image to 256x256 instead), no augmentati
 Profiles:
   paper: 256 px crops, 200 epochs of the 73 images (2,000 steps of batch 8).
   cpu:   128 px crops, 300 steps at lr 1e-3 (10x the official rate, so that a run of
-         ~11 minutes on 2 CPU cores moves the curves at all).
+         minutes on 2 CPU cores moves the curves at all).
 Kernels start from N(0, 0.02) as in the official code (biases at 0, not torch's
 uniform); the training images are DICM/LIME, not SICE part 1 (2,422 multi-exposure
 images) as in the paper.
