@@ -250,6 +250,28 @@ def test_nlrn_shares_weights_across_steps():
   assert n5 - n2 == 3 * 3 * 2 * 8  # only the per-step norms (3 BNs x scale, bias)
 
 
+def test_nlrn_overlapping_patch_inference_averages_patches():
+  """test_patch/test_stride (the authors' inference): the output is the average
+  of the net's outputs on every overlapping patch (offsets every stride, the
+  last flush with the border); a patch covering the image is the plain net."""
+  x = jax.random.uniform(KEY, (2, 20, 17, 1))
+  kw = dict(features=4, steps=1, inter_channels=2, window=None)
+  whole = nonlocal_nets.NLRN(**kw)
+  tiled = nonlocal_nets.NLRN(test_patch=9, test_stride=4, **kw)
+  v = perturb(init(whole, x[:, :9, :9]), 0.1)
+  got = np.asarray(apply(tiled, v, x))
+  total, count = np.zeros(x.shape), np.zeros(x.shape)
+  for i in (0, 4, 8, 11):
+    for j in (0, 4, 8):
+      total[:, i:i + 9, j:j + 9] += np.asarray(apply(whole, v, x[:, i:i + 9, j:j + 9]))
+      count[:, i:i + 9, j:j + 9] += 1
+  np.testing.assert_allclose(got, total / count, atol=1e-5)
+  small = x[:, :9, :9]
+  np.testing.assert_allclose(apply(tiled, v, small), apply(whole, v, small), atol=1e-6)
+  out_train, _ = apply(tiled, v, x, train=True, mutable=["batch_stats"])  # training: no tiling
+  assert out_train.shape == x.shape
+
+
 # --------------------------------------------------------------------------- training
 def _fit(model, x, target, steps, lr=3e-3, loss="mse", cond=None):
   """Adam on one fixed batch; returns the losses (jit, grads through batch_stats)."""

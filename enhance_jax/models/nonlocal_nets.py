@@ -12,12 +12,19 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from enhance_jax.models import layers
 from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 _NEG = -1e9  # logit given to padded (invalid) key positions
+
+
+def _starts(n: int, size: int, stride: int) -> list[int]:
+  """Patch offsets along a side of n: every `stride`, the last flush with the end."""
+  starts = list(range(0, n - size + 1, stride))
+  return starts if starts[-1] == n - size else starts + [n - size]
 
 
 def _to_windows(x: jax.Array, wh: int, ww: int) -> jax.Array:
@@ -177,7 +184,15 @@ class NLRN(nn.Module):
   (`propagate_corr=False` disables it). The non-local attention is restricted
   to non-overlapping `window` x `window` windows (the paper's q x q
   neighbourhood is a sliding one around each pixel; the non-overlapping
-  windows are our simplification; `window=None` = whole image).
+  windows are our simplification and leave seams at their borders;
+  `window=None` = whole image).
+
+  The authors' scheme instead (`window=None, test_patch=43, test_stride=7`):
+  train on 43x43 patches attending globally within each; at inference
+  (`train=False`) cut the image into overlapping test_patch x test_patch
+  patches every test_stride pixels (the last one flush with the border), run
+  the net on all of them as one batch and average the overlapping outputs:
+  no window borders, hence no seams.
   x: (B, H, W, C) in [0, 1] -> (B, H, W, C) float32, unclipped.
   """
   features: int = 128
@@ -188,10 +203,33 @@ class NLRN(nn.Module):
   activation: str = "relu"
   input_norm: bool = True
   propagate_corr: bool = True
+  test_patch: int | None = None
+  test_stride: int = 7
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False) -> jax.Array:
+    b, h, w, c = x.shape
+    p = self.test_patch
+    tiled = not train and p is not None and (h > p or w > p)
+    if tiled:
+      ph, pw = min(p, h), min(p, w)
+      corners = [(i, j) for i in _starts(h, ph, self.test_stride)
+                 for j in _starts(w, pw, self.test_stride)]
+      x_all = x
+      x = jnp.concatenate([x[:, i:i + ph, j:j + pw] for i, j in corners])  # (P*B, ph, pw, C)
+    out = self._net(x, train)
+    if not tiled:
+      return out
+    total = jnp.zeros((b, h, w, c), jnp.float32)
+    count = np.zeros((1, h, w, 1), np.float32)
+    for k, (i, j) in enumerate(corners):
+      total = total.at[:, i:i + ph, j:j + pw].add(out[k * b:(k + 1) * b] - x_all[:, i:i + ph,
+                                                                                j:j + pw])
+      count[:, i:i + ph, j:j + pw] += 1.0
+    return x_all + total / count
+
+  def _net(self, x: jax.Array, train: bool) -> jax.Array:
     act = layers.activation(self.activation)
     norm = lambda: layers.normalization(self.normalization, train)  # a fresh layer per call
     conv = functools.partial(Conv, kernel_size=(3, 3), dtype=self.dtype)
