@@ -49,6 +49,8 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
   from enhance_jax.training import components, evaluation, logs
   from enhance_jax.training import mesh as mesh_lib
 
+  from enhance_jax import config as config_lib
+  config_lib.check(config)
   sets = evaluation.set_configs(config, evals, split)
   baseline = config.baseline.name
   # A baseline runs on the host inside the eval step: one device, so no collective

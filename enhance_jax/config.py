@@ -296,6 +296,13 @@ def parse_arg(arg: str | None, positional: str | None = None, **defaults) -> dic
 
 # --- Checking ----------------------------------------------------------------------------------
 
+def check(config: ml_collections.ConfigDict, where: str = "config") -> None:
+  """`check_keys` and `check_values`: what `load_config` guarantees, for a config built in
+  Python (the trainer and the evaluator call it, so no unchecked config runs)."""
+  check_keys(config, where)
+  check_values(config, where)
+
+
 def check_keys(config: ml_collections.ConfigDict, where: str) -> None:
   """Every key of `config` is in the schema (free sections aside) with a value of its type."""
   _check_node(config, _schema(), "", where)
@@ -654,9 +661,26 @@ def load_run_config(workdir: str | Path) -> ml_collections.ConfigDict | None:
     data = json.loads(path.read_text())
   except ValueError as e:
     raise ConfigError(f"{path}: not a valid saved config ({e}); pass --config.") from None
-  config = ml_collections.ConfigDict(_tuples_as_in_schema(data, _schema()))
-  check_keys(config, str(path))
+  saved = ml_collections.ConfigDict(_tuples_as_in_schema(data, _schema()))
+  check_keys(saved, str(path))
+  config = base_config()  # keys added to the schema since the run was saved get their defaults
+  _merge(config, saved)
   return config
+
+
+def _merge(into: ml_collections.ConfigDict, values: ml_collections.ConfigDict,
+           prefix: str = "") -> None:
+  """Sets every key of `values` in `into` (same schema); free and named sections whole."""
+  for key in values.keys():
+    path = f"{prefix}.{key}" if prefix else key
+    value = values[key]
+    if (isinstance(value, ml_collections.ConfigDict) and key in into
+        and isinstance(into[key], ml_collections.ConfigDict)
+        and path not in FREE_SECTIONS and path not in NAMED_SECTIONS):
+      _merge(into[key], value, path)
+    else:
+      with into.ignore_type():
+        into[key] = value
 
 
 def _tuples_as_in_schema(data: dict, schema) -> dict:

@@ -201,6 +201,16 @@ def test_saved_config_round_trips_with_tuples(tmp_path):
     config_lib.load_run_config(tmp_path)
 
 
+def test_saved_config_of_an_older_version_gets_new_keys_defaults(tmp_path):
+  """A config.json written before a key joined the schema loads with that key's default."""
+  data = json.loads(load_config("default").to_json_best_effort())
+  del data["train"]["max_skipped_fraction"], data["evals"]
+  (tmp_path / "config.json").write_text(json.dumps(data))
+  back = config_lib.load_run_config(tmp_path)
+  assert back.train.max_skipped_fraction == base_config().train.max_skipped_fraction
+  assert config_lib.diff(back, load_config("default")) == []
+
+
 def test_python_overrides_type_checked():
   with pytest.raises(ConfigError, match=r"train.batch_size='4' is a str; expected int"):
     load_config("default", overrides={"train.batch_size": "4"})
@@ -316,7 +326,7 @@ def test_readme_config_example_runs_as_written(tmp_path, shared_data):
   assert c.model.name == "dncnn" and set(c.evals) == {"bsd68_s25", "set12_s25"}
   from enhance_jax import api
   small = load_config(str(path), overrides={
-      "model.kwargs.depth": 3, "model.kwargs.features": 4, "train.batch_size": 2,
+      "model.kwargs.depth": 3, "model.kwargs.features": 4, "train.batch_size": 4,
       "train.num_steps": 2, "train.eval_every": 2, "train.checkpoint_every": 2,
       "train.log_every": 1, "data.eval_max_size": 32, "data.max_eval_images": 1,
       "eval.grid_images": 1})

@@ -63,7 +63,7 @@ def check_resume(config: ml_collections.ConfigDict, workdir: Path) -> None:
   saved = config_lib.load_run_config(workdir)
   if saved is None:
     return
-  keys = SHAPE_KEYS + (GAN_SHAPE_KEYS if "gan" in (config.task, saved.get("task")) else ())
+  keys = SHAPE_KEYS + (GAN_SHAPE_KEYS if "gan" in (config.task, saved.task) else ())
   differ = config_lib.diff(saved, config, sections=keys)
   if differ:
     raise ValueError(
@@ -81,9 +81,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, devices=
   cannot run leaves the workdir untouched; then `_train_and_evaluate` runs
   holding the workdir lock (`workdir_lock`): a second run in the same workdir
   fails at once, naming the holder's PID and host."""
-  if not 0.0 <= float(config.train.max_skipped_fraction) <= 1.0:
-    raise ValueError(f"config.train.max_skipped_fraction={config.train.max_skipped_fraction}: "
-                     "must be in [0, 1].")
+  config_lib.check(config)
+  if int(config.train.num_steps) <= 0:
+    raise ValueError(f"config.train.num_steps={config.train.num_steps}: training needs > 0 "
+                     "steps (0 is for evaluation-only configs).")
   if jax.process_index() == 0 and (Path(workdir) / workdir_lock.LOCK_NAME).is_file():
     with workdir_lock.WorkdirLock(Path(workdir).resolve()):
       pass  # a run holding the workdir fails this one at once, before anything is built
