@@ -55,6 +55,10 @@ def run(main) -> None:
 
   def _main(argv):
     cli.no_positional(argv)
+    # Import the code every run uses now, so all rows run the code of one moment (the checkout
+    # may change while a study runs; a row's command re-makes it from the same code).
+    from enhance_jax import api, models  # noqa: F401
+    from enhance_jax.training import evaluation, loop  # noqa: F401
     try:
       main()
     except cli.USER_ERRORS as e:
