@@ -99,6 +99,12 @@ def render() -> str:
          "markdown table (with the command and date) and PNG plots to `experiments/results/`; "
          "`python experiments/update_readme.py` then pastes them below. The study texts are in "
          "`shared/studies/`.", "",
+         "Every row is a config: `enhance_jax/configs/studies/<study>.py`, whose argument names "
+         "the row and the profile (`--config=studies/denoising:model=dncnn,sigma=25,profile=cpu`"
+         "). The scripts only run those configs through `enhance_jax.api` and tabulate; each "
+         "table lists the command that re-makes each row on its own (`python -m "
+         "enhance_jax.train` for a learned row, whose number is its named eval set in "
+         "`eval_metrics.json`). Flags of every script: `--profile`, `--workdir`, `--results`.", "",
          "| study | script | cpu profile | paper profile | results |", "|---|---|---|---|---|"]
   for s in STUDIES:
     res = f"[{s['stem']}.md](results/{s['stem']}.md)" if (RESULTS / f"{s['stem']}.md").is_file() \
