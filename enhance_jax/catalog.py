@@ -138,18 +138,20 @@ def models_section() -> list[str]:
            "`--model=NAME` adds FLOPs):"] + _table(rows))
 
 
-def model_report(name: str, size: int = 256, channels: int = 3) -> list[str]:
+def model_report(name: str, size: int = 256, channels: int = 3,
+                 kwargs: dict | None = None) -> list[str]:
   """Parameters and forward FLOPs per (size x size x channels) image of registered model `name`
-  at default kwargs. Raises KeyError (unknown name) or ValueError (it cannot take that input)."""
+  at default kwargs (or `kwargs`, e.g. a config's model.kwargs). Raises KeyError (unknown name)
+  or ValueError (it cannot take that input)."""
   from enhance_jax import models  # pylint: disable=g-import-not-at-top
   from enhance_jax.models import complexity  # pylint: disable=g-import-not-at-top
   if size < 1 or channels < 1:
     raise ValueError(f"--size and --channels must be positive (got {size}, {channels}).")
-  model = models.get(name)  # KeyError naming close matches
+  model = models.get(name, **(kwargs or {}))  # KeyError naming close matches
   try:
     variables, x, extras = init_shapes(model, size, channels)
   except Exception as e:  # noqa: BLE001 - the model's own message says why
-    raise ValueError(f"model {name!r} at default kwargs cannot take a {size}x{size}x{channels} "
+    raise ValueError(f"model {name!r} at {'its' if kwargs else 'default'} kwargs cannot take a {size}x{size}x{channels} "
                      f"input: {_error_text(e)}") from None
   flops = complexity.count_flops(
       lambda v, x, extras: model.apply(v, x, train=False, **extras), variables, x, extras)

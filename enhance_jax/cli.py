@@ -27,9 +27,16 @@ _CONFIG_HELP = ("Config file, or a shipped config by name (e.g. lowlight_gan, pr
                 "get_config(ARG). Override any key with --config.KEY=VALUE.")
 
 
-def define_config_flag(default_text: str) -> None:
-  """Defines `--config` (a string: the loading happens in `config()`, after flag parsing)."""
-  flags.DEFINE_string("config", None, f"{_CONFIG_HELP} Default: {default_text}.")
+def define_config_flag(default_text: str, help_text: str | None = None) -> None:
+  """Defines `--config` (a string: the loading happens in `config()`, after flag parsing), as a
+  key flag of the calling entry point so that its `--help` lists it."""
+  import sys
+  holder = flags.DEFINE_string("config", None, help_text or
+                               f"{_CONFIG_HELP} Default: {default_text}.")
+  caller = sys._getframe(1).f_globals.get("__name__", "")  # pylint: disable=protected-access
+  # absl files the flags of the running script (`python -m`) under sys.argv[0]
+  module = sys.argv[0] if caller == "__main__" else caller
+  flags.FLAGS.register_key_flag_for_module(module, flags.FLAGS[holder.name])
 
 
 def _parse_flags(argv: list[str]) -> list[str]:

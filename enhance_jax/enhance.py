@@ -9,13 +9,20 @@ stays bounded. An output never overwrites an input or another output. A gray
 model applied to a colour image enhances each channel; a colour model applied
 to a gray image sees it repeated to RGB and returns the luma. Output files
 appear only when complete.
+
+What the config says is applied: its input preparation (the ops of data.degrade that are not
+synthetic degradations, e.g. SRCNN x3's `bicubic_up(scale=3)`: the input is the low-resolution
+image and the output is 3x its size; models that up-sample themselves need none), the noise
+level FFDNet is given (data.degrade's gaussian_noise sigma) and the channels (data.channels).
+--preprocess and --noise_level replace the config's.
 """
 from __future__ import annotations
 
 from absl import flags
 
 from enhance_jax import cli
-from enhance_jax.inference import Enhancer, check_tiling, enhance_file, plan_outputs
+from enhance_jax.inference import (Enhancer, check_tiling, config_noise_level, config_preprocess,
+                                   enhance_file, plan_outputs)
 
 cli.define_config_flag("the config saved in --workdir by training")
 _WORKDIR = flags.DEFINE_string("workdir", None, "Training workdir holding checkpoints/.")
@@ -27,9 +34,10 @@ _OVERLAP = flags.DEFINE_integer("overlap", 32, "Context pixels each tile sees be
                                 "per side.")
 _BATCH = flags.DEFINE_integer("tile_batch", 4, "Tiles per forward pass.")
 _NOISE = flags.DEFINE_float("noise_level", None, "Noise sigma (0-255 scale) for models that "
-                            "take one (FFDNet).")
-_PREPROCESS = flags.DEFINE_string("preprocess", "", "Degradation-style ops applied to the input "
-                                  "first, e.g. 'bicubic_up(scale=3)' for SRCNN.")
+                            "take one (FFDNet); default: the config's gaussian_noise sigma.")
+_PREPROCESS = flags.DEFINE_string("preprocess", None, "Degradation-style ops applied to the input "
+                                  "first, e.g. 'bicubic_up(scale=3)'; default: the input "
+                                  "preparation in the config's data.degrade ('' = none).")
 
 
 def main(argv):
@@ -44,8 +52,14 @@ def main(argv):
     model = components.model(config)
     variables, where = components.load_inference_variables(config, model, _WORKDIR.value,
                                                            use_ema=config.eval.use_ema)
+    preprocess = config_preprocess(config) if _PREPROCESS.value is None else _PREPROCESS.value
+    noise = config_noise_level(config) if _NOISE.value is None else _NOISE.value
     enhancer = Enhancer(model, variables, config.data.channels, _TILE.value, _OVERLAP.value,
-                        _BATCH.value, _NOISE.value, _PREPROCESS.value)
+                        _BATCH.value, noise, preprocess)
+    if preprocess:
+      print(f"preprocess: {preprocess}")
+    if enhancer.takes_noise_level:
+      print(f"noise level: sigma {noise:g}")
     for a, _ in pairs:  # every input decodes before any output is written
       imageio.read_image(a, channels=None, keep_16bit=True)
     for a, b in pairs:

@@ -27,8 +27,10 @@ class Enhancer:
     check_tiling(tile, overlap, tile_batch)
     self.channels, self.tile, self.overlap, self.tile_batch = channels, tile, overlap, tile_batch
     extras = models.extra_inputs(model)
+    self.takes_noise_level = "noise_level" in extras
     if extras and "noise_level" in extras and noise_level is None:
-      raise ValueError(f"{type(model).__name__} needs --noise_level (sigma on the 0-255 scale).")
+      raise ValueError(f"{type(model).__name__} needs --noise_level (sigma on the 0-255 scale): "
+                       "the config's data.degrade has no fixed gaussian_noise sigma.")
     pre = degradations.build(preprocess)
 
     def forward(variables, x):
@@ -71,6 +73,42 @@ class Enhancer:
         out[ky0 * s:ky1 * s, kx0 * s:kx1 * s] = r[(ky0 - y0) * s:(ky1 - y0) * s,
                                                   (kx0 - x0) * s:(kx1 - x0) * s]
     return out
+
+
+# Ops of `data.degrade` that prepare the input rather than degrade it. `enhance` is given an
+# already degraded image (noisy, dark, low-resolution), so it applies only these, in order:
+# e.g. SRCNN's `bicubic_up(scale=3)`, colorization's `grayscale(channels=1)`.
+PREPARE_OPS = ("bicubic_up", "grayscale", "clip", "to_ycbcr", "to_lab")
+
+
+def config_preprocess(config) -> str:
+  """The ops of `config.data.degrade` that `enhance` applies to its input (PREPARE_OPS, those of
+  them that change only 'input'), as a spec string; '' when there are none. Synthetic
+  degradations (noise, low light, bicubic_down, holes, ...) are dropped: the user's image is
+  already the degraded one."""
+  from enhance_jax.data import degradations
+  kept = []
+  for name, kwargs in degradations.parse_spec(config.data.degrade):
+    if name in PREPARE_OPS and tuple(kwargs.get("keys", ("input",))) == ("input",):
+      args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+      kept.append(f"{name}({args})")
+  return "|".join(kept)
+
+
+def config_noise_level(config) -> float | None:
+  """The noise sigma (0-255 scale) of `config.data.degrade`'s gaussian_noise op (what a
+  noise-level-map model such as FFDNet is told), or None when it has none or draws sigma
+  from a range (blind training: the user must say which)."""
+  import inspect
+  from enhance_jax.data import degradations
+  for name, kwargs in degradations.parse_spec(config.data.degrade):
+    if name == "gaussian_noise":
+      defaults = inspect.signature(degradations.gaussian_noise).parameters
+      sigma = kwargs.get("sigma", defaults["sigma"].default)
+      scale = kwargs.get("scale", defaults["scale"].default)
+      if isinstance(sigma, (int, float)) and not isinstance(sigma, bool):
+        return float(sigma) * 255.0 / float(scale)
+  return None
 
 
 def check_tiling(tile: int, overlap: int, tile_batch: int) -> None:

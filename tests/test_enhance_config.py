@@ -1,0 +1,90 @@
+"""`enhance` follows the config (SR scale and input preparation, FFDNet's noise level), `--config`
+in every entry point's --help, and test-time x8 self-ensemble."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from PIL import Image
+
+from enhance_jax import config as config_lib
+from enhance_jax import inference, models
+from enhance_jax.training import components
+
+
+def _run(module, *args, check=True):
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  proc = subprocess.run([sys.executable, "-m", f"enhance_jax.{module}", *args],
+                        capture_output=True, text=True, env=env, timeout=600)
+  if check and proc.returncode:
+    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+  return proc
+
+
+def _weights(tmp_path: Path, spec: str) -> str:
+  """The imported weights of pretrained config `spec` when present (ENHANCE_JAX_WEIGHTS or
+  ./weights), else its model's random initial variables saved under tmp_path."""
+  from enhance_jax.weights import variables as variables_io
+  config = config_lib.load_config(spec)
+  if Path(config.init_checkpoint).is_dir():
+    return str(Path(config.init_checkpoint).resolve())
+  model = components.model(config)
+  return str(variables_io.save_variables(tmp_path / "init",
+                                         components.init_variables(config, model)))
+
+
+def _image(path: Path, shape, mode=None) -> Path:
+  Image.fromarray(np.random.default_rng(0).integers(0, 255, shape, dtype=np.uint8), mode).save(path)
+  return path
+
+
+def test_preparation_and_noise_level_from_config():
+  sr = config_lib.load_config("pretrained/srcnn_955_x3")
+  assert inference.config_preprocess(sr) == "bicubic_up(scale=3)"
+  dn = config_lib.load_config("pretrained/ffdnet_gray")
+  assert inference.config_preprocess(dn) == ""  # the noise is the user's, not added
+  assert inference.config_noise_level(dn) == 25.0
+  assert inference.config_noise_level(config_lib.load_config("pretrained/ffdnet_gray:50")) == 50.0
+  blind = config_lib.load_config("pretrained/ffdnet_gray", overrides={
+      "data.degrade": "gaussian_noise(sigma=(0, 50))"})
+  assert inference.config_noise_level(blind) is None
+  mixed = config_lib.load_config("default", overrides={
+      "data.degrade": "bicubic_down(scale=2)|gaussian_noise(sigma=5, scale=1.0)|bicubic_up(scale=2)"
+                      "|clip"})
+  assert inference.config_preprocess(mixed) == "bicubic_up(scale=2)|clip()"
+  assert inference.config_noise_level(mixed) == 5.0 * 255.0
+
+
+def test_srcnn_x3_config_writes_3x(tmp_path):
+  src = _image(tmp_path / "a.png", (20, 17, 3))
+  weights = _weights(tmp_path, "pretrained/srcnn_955_x3")
+  out = _run("enhance", "--config=pretrained/srcnn_955_x3", f"--config.init_checkpoint={weights}",
+             f"--input={src}", f"--output={tmp_path / 'b.png'}").stdout
+  assert "preprocess: bicubic_up(scale=3)" in out
+  with Image.open(tmp_path / "b.png") as im:
+    assert im.size == (51, 60) and im.mode == "RGB"
+
+
+def test_ffdnet_enhance_needs_no_noise_level(tmp_path):
+  src = _image(tmp_path / "g.png", (24, 20), "L")
+  weights = _weights(tmp_path, "pretrained/ffdnet_gray")
+  out = _run("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
+             f"--input={src}", f"--output={tmp_path / 'o.png'}").stdout
+  assert "noise level: sigma 25" in out
+  with Image.open(tmp_path / "o.png") as im:
+    assert im.size == (20, 24)
+  out = _run("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
+             "--noise_level=10", f"--input={src}", f"--output={tmp_path / 'o10.png'}").stdout
+  assert "noise level: sigma 10" in out
+  a, b = (np.asarray(Image.open(tmp_path / n), np.float32) for n in ("o.png", "o10.png"))
+  assert np.abs(a - b).max() > 0  # the flag reaches the model
+
+
+@pytest.mark.parametrize("module", ["train", "evaluate", "enhance", "import_weights", "info"])
+def test_config_flag_in_help(module):
+  out = _run(module, "--help", check=False).stdout  # absl's --help exits with status 1
+  assert "--config:" in out, out[-2000:]
