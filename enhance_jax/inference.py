@@ -20,9 +20,15 @@ class Enhancer:
   enhanced HWC float image in [0, 1] (SR models return a larger one)."""
 
   def __init__(self, model, variables, channels: int, tile: int = 512, overlap: int = 32,
-               tile_batch: int = 4, noise_level: float | None = None, preprocess: str = ""):
+               tile_batch: int = 4, noise_level: float | None = None, preprocess: str = "",
+               self_ensemble: bool = False):
+    """`preprocess`: a degradation spec applied to the input first (`config_preprocess`);
+    `noise_level`: sigma on the 0-255 scale for models that take one; `self_ensemble`: the
+    output is the x8 flip/rotation ensemble (`enhance_jax.self_ensemble`), in the jitted
+    forward."""
     import jax
     from enhance_jax import models
+    from enhance_jax import self_ensemble as ensemble_lib
     from enhance_jax.data import degradations
     check_tiling(tile, overlap, tile_batch)
     self.channels, self.tile, self.overlap, self.tile_batch = channels, tile, overlap, tile_batch
@@ -38,7 +44,9 @@ class Enhancer:
       kw = {}
       if "noise_level" in extras:
         kw["noise_level"] = jax.numpy.full((x.shape[0],), noise_level / 255.0, x.dtype)
-      y = model.apply(variables, batch["input"], train=False, **kw)
+      apply = lambda x, **kw: model.apply(variables, x, train=False, **kw)  # noqa: E731
+      y = ensemble_lib.x8(apply, batch["input"], **kw) if self_ensemble else apply(
+          batch["input"], **kw)
       return jax.numpy.clip(y.astype(jax.numpy.float32), 0.0, 1.0)
 
     self._forward = jax.jit(forward)

@@ -88,3 +88,53 @@ def test_ffdnet_enhance_needs_no_noise_level(tmp_path):
 def test_config_flag_in_help(module):
   out = _run(module, "--help", check=False).stdout  # absl's --help exits with status 1
   assert "--config:" in out, out[-2000:]
+
+
+def _hand_x8(fn, x: np.ndarray) -> np.ndarray:
+  """The mean of the 8 flip/rotation predictions, each mapped back, computed one by one in numpy."""
+  outs = []
+  for flip in (False, True):
+    for k in range(4):
+      t = np.rot90(x[:, :, ::-1] if flip else x, k, axes=(1, 2))
+      y = np.rot90(np.asarray(fn(np.ascontiguousarray(t))), -k, axes=(1, 2))
+      outs.append(y[:, :, ::-1] if flip else y)
+  return np.mean(outs, axis=0)
+
+
+@pytest.mark.parametrize("name,kwargs,shape,scale", [
+    ("cnn", dict(features=8, depth=3, out_channels=3), (2, 12, 9, 3), 1),
+    ("espcn", dict(scale=2, color="all"), (1, 7, 10, 3), 2),
+    ("ffdnet", dict(depth=3, features=8), (2, 10, 8, 1), 1),
+])
+def test_self_ensemble_is_the_mean_of_8(name, kwargs, shape, scale):
+  from enhance_jax import self_ensemble
+  model = models.get(name, **kwargs)
+  x = np.random.default_rng(0).random(shape, np.float32)
+  extras = {"noise_level": jnp.full((shape[0],), 0.1)} if name == "ffdnet" else {}
+  variables = model.init(jax.random.PRNGKey(1), x, **extras)
+  apply = lambda v, **kw: model.apply(variables, v, train=False, **kw)  # noqa: E731
+  got = jax.jit(lambda v: self_ensemble.x8(apply, v, **extras))(x)
+  want = _hand_x8(lambda v: apply(v, **extras), x)
+  assert got.shape == (shape[0], shape[1] * scale, shape[2] * scale, want.shape[-1])
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  assert np.abs(want - np.asarray(apply(x, **extras))).max() > 1e-4  # not the plain output
+
+
+def test_enhancer_and_eval_step_self_ensemble():
+  from enhance_jax.metrics import image_quality
+  from enhance_jax.training import steps
+  model = models.get("cnn", features=8, depth=3, out_channels=3)
+  image = np.random.default_rng(0).random((14, 11, 3), np.float32)
+  variables = model.init(jax.random.PRNGKey(0), image[None])
+  want = np.clip(_hand_x8(lambda v: model.apply(variables, v, train=False), image[None]), 0, 1)[0]
+  got = inference.Enhancer(model, variables, channels=3, tile=0, self_ensemble=True)(image)
+  np.testing.assert_allclose(got, want, atol=1e-6)
+  tiled = inference.Enhancer(model, variables, channels=3, tile=6, overlap=4, tile_batch=2,
+                             self_ensemble=True)(image)
+  np.testing.assert_allclose(tiled, want, atol=1e-5)  # radius 3 < overlap
+  batch = {"input": image[None], "target": image[None]}
+  _, pred, _ = jax.jit(lambda v, b, k: steps.eval_step(
+      v, b, k, model=model, degrade=lambda b, k: b,
+      protocol=image_quality.Protocol.from_config(config_lib.base_config().eval),
+      self_ensemble=True))(variables, batch, jax.random.PRNGKey(0)[None])
+  np.testing.assert_allclose(np.asarray(pred)[0], want, atol=1e-6)

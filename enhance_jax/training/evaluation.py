@@ -71,7 +71,7 @@ class EvalSet:
     self.batches = pipeline.eval_batches(source, config.data, int(config.eval.batch_size),
                                          mesh_lib.data_size(mesh), config.eval.seed)
     self.eval_fn = make_eval_fn(model, components.degrade(config), components.protocol(config),
-                                models.extra_inputs(model), mesh)
+                                models.extra_inputs(model), mesh, config.eval.self_ensemble)
     self.fid_variables = (fid.maybe_load_variables(config.eval.fid_weights)
                           if config.eval.fid_weights else None)
     self.lpips = lpips.lpips_from_config(config.eval.lpips, config.eval.lpips_weights)
@@ -95,11 +95,12 @@ def format_summary(name: str, summary: dict) -> str:
   return text if name == IMPLICIT else f"{name}: {text}"
 
 
-def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs, mesh):
+def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs, mesh,
+                 self_ensemble: bool = False):
   """The jitted eval step: variables as they come (replicated or FSDP-sharded),
-  batch sharded over 'data'."""
+  batch sharded over 'data'; `self_ensemble`: x8 flips/rotations averaged in the step."""
   fn = functools.partial(steps.eval_step, model=model, degrade=degrade, protocol=protocol,
-                         extra_inputs=extra_inputs)
+                         extra_inputs=extra_inputs, self_ensemble=self_ensemble)
   shard = mesh_lib.batch_sharded(mesh)
   return jax.jit(fn, in_shardings=(None, shard, shard), out_shardings=(shard, shard, shard))
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from enhance_jax import self_ensemble as ensemble_lib
 from enhance_jax.metrics import image_quality
 from enhance_jax.training.state import TrainState, update_ema
 
@@ -107,9 +108,11 @@ def degrade_per_image(degrade: Callable, batch: dict, keys: jax.Array) -> dict:
 
 
 def eval_step(variables: dict, batch: dict, keys: jax.Array, *, model, degrade: Callable,
-              protocol: image_quality.Protocol, extra_inputs: tuple[str, ...] = ()
-              ) -> tuple[jax.Array, jax.Array, dict]:
+              protocol: image_quality.Protocol, extra_inputs: tuple[str, ...] = (),
+              self_ensemble: bool = False) -> tuple[jax.Array, jax.Array, dict]:
   """Degrades (image i with keys[i]), enhances and scores one batch.
+
+  `self_ensemble`: the output is the x8 flip/rotation ensemble (`enhance_jax.self_ensemble`).
 
   Returns (input, output, metrics): NHWC input and output (output clipped to
   [0, 1]) and per-image metrics, shape [N]: psnr, ssim and, when input and
@@ -117,7 +120,12 @@ def eval_step(variables: dict, batch: dict, keys: jax.Array, *, model, degrade: 
   input_psnr and input_ssim.
   """
   batch = degrade_per_image(degrade, batch, keys)
-  pred = model.apply(variables, batch["input"], train=False, **_model_extras(batch, extra_inputs))
+  apply = lambda x, **kw: model.apply(variables, x, train=False, **kw)  # noqa: E731
+  extras = _model_extras(batch, extra_inputs)
+  if self_ensemble:
+    pred = ensemble_lib.x8(apply, batch["input"], **extras)
+  else:
+    pred = apply(batch["input"], **extras)
   pred = jnp.clip(pred.astype(jnp.float32), 0.0, 1.0)
   metrics = image_quality.psnr_ssim(pred, batch["target"], protocol)
   x, y = batch["input"], batch["target"]
