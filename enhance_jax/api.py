@@ -24,7 +24,8 @@ def train(config, workdir: str | Path, devices=None) -> dict:
 
 
 def evaluate(config, workdir: str | None = None, output_json: str | None = None,
-             split: str | None = None, evals: list[str] | None = None) -> dict:
+             split: str | None = None, evals: list[str] | None = None,
+             output_dir: str | None = None) -> dict:
   """Scores `config`'s evaluation sets, each with its own data and protocol,
   and writes the outputs.
 
@@ -34,17 +35,17 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
   each set's eval split. Weights: the latest checkpoint in `workdir` (EMA
   parameters when `config.eval.use_ema` and present), else
   `config.init_checkpoint`; a classical baseline config (`config.baseline.name`
-  set) needs none. After scoring every set, writes eval_metrics.json (the
-  scored sets' entries replace theirs, others are kept) and each set's
-  eval_grid[_<name>].png into `workdir` (or beside `output_json` when there is
-  no workdir), and `output_json` when given.
+  set) needs none. After scoring every set, writes each set's
+  eval_metrics.json ({name: result}) and eval_grid.png into its own folder
+  `<output_dir>/<name>/` (default output_dir: `<workdir>/eval`), never over the
+  training run's files; with neither, only `output_json` and its grids
+  `<output_json stem>_grid[_<name>].png` beside it. `output_json` (all sets)
+  when given.
 
   Returns {set name: result}; a result holds the summary (psnr, ssim,
   input_psnr, input_ssim, num_images, ...) and dataset, split, weights,
   protocol and per_image.
   """
-  import json
-
   import jax
   from enhance_jax.training import components, evaluation, logs
   from enhance_jax.training import mesh as mesh_lib
@@ -70,19 +71,23 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
     summary, per_image, samples = es.run(variables)
     results[name] = {**summary, "dataset": c.data.name, "split": es.split, "weights": where,
                      "protocol": dict(c.eval.to_dict()), "per_image": per_image}
-    grids.append((es.grid_name, samples))
-  outdir = Path(workdir) if workdir else (Path(output_json).resolve().parent if output_json else None)
+    grids.append((name, samples))
+  base = Path(output_dir) if output_dir else (Path(workdir) / "eval" if workdir else None)
+  written = []
   if jax.process_index() == 0:
-    if outdir is not None:
-      outdir.mkdir(parents=True, exist_ok=True)
-      path = outdir / "eval_metrics.json"
-      previous = json.loads(path.read_text()) if path.is_file() else {}
-      keep = previous if all(isinstance(v, dict) for v in previous.values()) else {}
-      logs.write_json(path, {**keep, **results})
-      for grid_name, samples in grids:
-        evaluation.write_grid(outdir / grid_name, samples)
+    for name, grid_samples in grids:
+      if base is not None:
+        folder = base / name
+        written.append(logs.write_json(folder / "eval_metrics.json", {name: results[name]}))
+        if grid_samples:
+          written.append(evaluation.write_grid(folder / "eval_grid.png", grid_samples))
+      elif output_json and grid_samples:
+        stem = Path(output_json)
+        grid = stem.with_name(f"{stem.stem}_grid" + (
+            "" if name == evaluation.IMPLICIT else f"_{name}") + ".png")
+        written.append(evaluation.write_grid(grid, grid_samples))
     if output_json:
-      logs.write_json(Path(output_json), results)
+      written.append(logs.write_json(Path(output_json), results))
     label = baseline or config.model.name
     for name, r in results.items():
       named = "" if name == evaluation.IMPLICIT else f" [{name}]"
@@ -91,7 +96,6 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
       for k in ("psnr", "ssim", "input_psnr", "input_ssim"):
         if k in r:
           print(f"  {k:<11} {r[k]:.4f}")
-    if outdir is not None:
-      print(f"  wrote {outdir / 'eval_metrics.json'} and "
-            f"{', '.join(str(outdir / g) for g, _ in grids)}")
+    if written:
+      print(f"  wrote {', '.join(map(str, written))}")
   return results

@@ -42,11 +42,15 @@ def test_train_evaluate_enhance(tmp_path):
       [f"--workdir={wd}", *TINY]
 
   report = tmp_path / "report.json"
+  run_files = {n: (wd / n).read_bytes() for n in ("eval_metrics.json", "eval_grid.png")}
   _run("evaluate", f"--workdir={wd}", f"--output_json={report}")
+  assert {n: (wd / n).read_bytes() for n in run_files} == run_files  # the run's own are kept
+  own = json.loads((wd / "eval" / "eval" / "eval_metrics.json").read_text())["eval"]
+  assert (wd / "eval" / "eval" / "eval_grid.png").is_file()
   metrics = json.loads(report.read_text())["eval"]
   for k in ("psnr", "ssim", "input_psnr", "input_ssim"):
     assert abs(metrics[k] - trained[k]) < 1e-4, k  # same checkpoint, same eval noise
-  assert metrics["num_images"] == 2
+  assert metrics["num_images"] == 2 and own["psnr"] == metrics["psnr"]
 
   img = np.random.default_rng(0).integers(0, 255, (70, 90, 4), dtype=np.uint8)
   Image.fromarray(img, "RGBA").save(tmp_path / "in.png")

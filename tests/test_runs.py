@@ -73,18 +73,25 @@ def test_two_eval_sets_are_logged_by_name(tmp_path):
   assert list(report) == ["s15", "s50"]
   assert report["s50"]["step"] == 4 and len(report["s50"]["per_image"]) == 1
   assert report["s15"]["psnr"] == pytest.approx(s15["psnr"])
-  assert {"eval/s15/psnr", "eval/s50/psnr", "eval/s50/input_ssim", "train/loss"} <= \
-      _tensorboard_tags(wd / "tensorboard")
+  assert {"eval/s15/psnr", "eval/s50/psnr", "eval/s50/input_ssim", "train/loss",
+          "eval/s15/grid", "eval/s50/grid"} <= _tensorboard_tags(wd / "tensorboard")
   assert (wd / "eval_grid_s15.png").is_file() and (wd / "eval_grid_s50.png").is_file()
 
-  # evaluate: one named set, the same numbers; the other set's entry is kept.
+  # evaluate: one named set, the same numbers, in its own folder; the run's files are untouched.
+  trained = {n: (wd / n).read_bytes() for n in ("eval_metrics.json", "eval_grid_s50.png")}
   result = api.evaluate(c, str(wd), evals=["s50"])
   assert list(result) == ["s50"]
   for k in ("psnr", "ssim", "input_psnr"):
     assert result["s50"][k] == pytest.approx(s50[k], abs=1e-4), k
   assert result["s50"]["protocol"]["crop_border"] == 4
-  report = json.loads((wd / "eval_metrics.json").read_text())
-  assert report["s15"]["step"] == 4 and "weights" in report["s50"]
+  assert {n: (wd / n).read_bytes() for n in trained} == trained
+  report = json.loads((wd / "eval" / "s50" / "eval_metrics.json").read_text())
+  assert list(report) == ["s50"] and report["s50"]["psnr"] == result["s50"]["psnr"]
+  assert "weights" in report["s50"] and (wd / "eval" / "s50" / "eval_grid.png").is_file()
+  assert not (wd / "eval" / "s15").exists()
+  other = tmp_path / "elsewhere"
+  api.evaluate(c, str(wd), evals=["s15"], output_dir=str(other))
+  assert (other / "s15" / "eval_metrics.json").is_file() and not (wd / "eval" / "s15").exists()
   with pytest.raises(ValueError, match="'s25'.*s15, s50"):
     api.evaluate(c, str(wd), evals=["s25"])
 

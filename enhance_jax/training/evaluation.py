@@ -175,7 +175,15 @@ def _gather(x):
 
 
 def write_grid(path: str | Path, samples: list[tuple]) -> Path:
-  """Writes a PNG: one row per sample, columns input | output | target.
+  """Writes `grid_image(samples)` as a PNG."""
+  path = Path(path)
+  imageio.write_image(path, grid_image(samples))
+  return path
+
+
+def grid_image(samples: list[tuple]) -> np.ndarray:
+  """The before/after grid, HWC float32 RGB in [0, 1]: one row per sample, columns
+  input | output | target.
 
   Inputs of another size than the target (SR) are upscaled by pixel
   repetition; gray images are shown as RGB; cells are padded to the largest.
@@ -201,6 +209,4 @@ def write_grid(path: str | Path, samples: list[tuple]) -> Path:
     for j, c in enumerate(r):
       y, x = i * (h + gap), j * (w + gap)
       grid[y:y + c.shape[0], x:x + c.shape[1]] = c[:h, :w]
-  path = Path(path)
-  imageio.write_image(path, grid)
-  return path
+  return grid

@@ -121,6 +121,13 @@ class MetricWriter:
         self._tb.add_scalar(f"{prefix}/{k}", v, int(step))
       self._tb.flush()
 
+  def image(self, step: int, tag: str, image: np.ndarray) -> None:
+    """Writes an HWC float image in [0, 1] to TensorBoard under `tag` (e.g. the eval grid)."""
+    if self._tb is not None:
+      self._tb.add_image(tag, np.clip(np.asarray(image, np.float32), 0.0, 1.0), int(step),
+                         dataformats="HWC")
+      self._tb.flush()
+
   def close(self) -> None:
     if self._tb is not None:
       self._tb.close()

@@ -12,7 +12,7 @@ import numpy as np
 from absl import logging
 
 from enhance_jax import config as config_lib
-from enhance_jax.data import pipeline
+from enhance_jax.data import imageio, pipeline
 from enhance_jax.training import checkpointing, components, evaluation, logs, tasks
 from enhance_jax.training import mesh as mesh_lib
 from enhance_jax.training import workdir_lock
@@ -166,8 +166,11 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh, t
       summaries[es.name] = result
       report[es.name] = {"step": step, "dataset": es.config.data.name, "split": es.split,
                          **result, "per_image": per_image}
+      if is_main and samples:
+        grid = evaluation.grid_image(samples)
+        imageio.write_image(workdir / es.grid_name, grid)
+        writer.image(step, f"eval/{es.name}/grid", grid)  # input | output | target
       if is_main:
-        evaluation.write_grid(workdir / es.grid_name, samples)
         print(f"eval @ step {step}: {evaluation.format_summary(es.name, result)}", flush=True)
     if is_main:
       logs.write_json(workdir / "eval_metrics.json", report)
