@@ -102,7 +102,7 @@ def main():
       ensure_weights(config)
     runs[method] = (common.train_row(STUDY, arg) if config.train.num_steps > 0
                     else common.evaluate_row(STUDY, arg))
-  tests = [n for n in next(iter(runs.values())).config.evals if n != "val"]
+  tests = list(common.study_module(STUDY).test_sets(common.profile()))  # the study's order
   rows, curves, commands = [], {}, []
   for method, r in runs.items():
     learned = r.config.train.num_steps > 0
@@ -115,7 +115,7 @@ def main():
                train_s=r.train_s, steps=r.config.train.num_steps if learned else 0)
     for t in tests:
       row.update({f"{m}_{t}": r.results[t][m] for m in ("psnr", "ssim", "input_psnr",
-                                                          "input_ssim")})
+                                                          "input_ssim", "num_images")})
     rows.append(row)
     commands.append((label, r, tests[0]))
     if learned:
@@ -170,8 +170,9 @@ def notes(rows: list[dict], tests: list[str], example) -> str:
   for t in tests:
     d = evaluation.set_configs(c, [t])[t].data
     size = f"centre crops {d.eval_max_size}x{d.eval_max_size}" if d.eval_max_size else "full images"
-    count = f"first {d.max_eval_images}" if d.max_eval_images else "all"
-    body.append(f"- `{t}` — {d.name} {d.eval_split}, {count} images, {size}"
+    n = rows[0][f"num_images_{t}"]
+    count = f"the first {n}" if d.max_eval_images else f"all {n}"
+    body.append(f"- `{t}` — {d.name} {d.eval_split}, {count} image{'s' if n != 1 else ''}, {size}"
                 + (f", `{d.degrade}`" if d.degrade else "") + ".")
   body += ["", "PSNR (dB) / SSIM on RGB, output rounded to uint8, whole test image. Train time "
            "= the training steps' wall time on the loaded 2-core machine (from the logged "

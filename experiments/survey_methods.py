@@ -78,12 +78,20 @@ def main():
            f"({g['psnr'] - bic['psnr']:+.2f} dB), SSIM {g['ssim']:.4f} vs {bic['ssim']:.4f}."]
   if imp["srcnn_955_x4:"]:
     notes.append(f"Official SRCNN vs bicubic: {imp['srcnn_955_x4:']['psnr'] - bic['psnr']:+.2f} dB.")
-  classical = {k: scores[METHODS[k][0]]["psnr"] for k in ("bilateral", "wavelet", "bm3d")}
   if imp["dncnn_s25:"]:
-    d = imp["dncnn_s25:"]["psnr"]
-    notes.append("Official DnCNN-S vs the classical denoisers on BSD68 σ=25: "
-                 + ", ".join(f"{d - v:+.2f} dB vs {METHODS[k][0]}" for k, v in classical.items())
-                 + ".")
+    d = imp["dncnn_s25:"]
+    parts = []
+    for k in ("bilateral", "wavelet", "bm3d"):
+      r = scores[METHODS[k][0]]
+      names = {p["name"] for p in r["per_image"]}
+      same = [p for p in d.get("per_image", []) if p["name"] in names]
+      if len(same) != len(names):
+        continue
+      mine = sum(p["psnr"] for p in same) / len(same)
+      parts.append(f"{mine - r['psnr']:+.2f} dB vs {METHODS[k][0]}"
+                   + ("" if len(same) == d["num_images"] else f" (on its {len(same)} images)"))
+    notes.append("Official DnCNN-S vs the classical denoisers on BSD68 σ=25, on the same images: "
+                 + ", ".join(parts) + ".")
   notes.append("Bilateral: 9 px, σ_colour 0.2, σ_space 3 px; wavelet: db2 BayesShrink with the "
                "known σ — parameters in enhance_jax/configs/studies/survey.py. Imported-weight "
                "rows: from `experiments/results/pretrained.json`.")
