@@ -173,3 +173,32 @@ def test_readme_generator_lists_every_study():
     assert f"## {study['name']}" in text
   assert "python experiments/lowlight_study.py --profile=cpu" in text
   assert "python experiments/damage_removal.py --profile=paper" in text
+
+
+def _run_study(*args):
+  import subprocess
+  import sys
+  return subprocess.run([sys.executable, "experiments/ablations.py", *args], cwd=ROOT,
+                        capture_output=True, text=True, timeout=300)
+
+
+def test_study_script_bad_flag_is_one_error_line():
+  proc = _run_study("--profile=gpu")
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert proc.stderr.strip().splitlines()[-1].startswith("error: flag --profile=gpu")
+  assert "Traceback" not in proc.stderr
+
+
+def test_study_script_refuses_a_workdir_of_another_config(tmp_path):
+  """A row's folder holding a run of another config is never resumed or reported as the row."""
+  from enhance_jax import config as config_lib
+  row = tmp_path / "variant-full"
+  config_lib.save_run_config(load_config("studies/ablations", "variant=no_skip,profile=cpu"), row)
+  before = (row / "config.json").read_bytes()
+  proc = _run_study("--profile=cpu", f"--workdir={tmp_path}", f"--results={tmp_path / 'res'}")
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith("error: ") and "holds a run of another config" in last, last
+  assert "model.kwargs.residual" in last
+  assert (row / "config.json").read_bytes() == before
+  assert not (tmp_path / "res" / "ablations.md").exists()
