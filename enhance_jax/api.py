@@ -44,7 +44,8 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
 
   Returns {set name: result}; a result holds the summary (psnr, ssim,
   input_psnr, input_ssim, num_images, ...) and dataset, split, weights,
-  protocol and per_image.
+  protocol and per_image. Progress (per image, with ETA) goes to stderr: lines on a
+  terminal, else one summary line per set (`logs.Ticker`).
   """
   import jax
   from enhance_jax.training import components, evaluation, logs
@@ -68,7 +69,7 @@ def evaluate(config, workdir: str | None = None, output_json: str | None = None,
   results, grids = {}, []
   for name, c in sets.items():
     es = evaluation.EvalSet(name, c, model, mesh)
-    summary, per_image, samples = es.run(variables)
+    summary, per_image, samples = es.run(variables, progress=True)
     results[name] = {**summary, "dataset": c.data.name, "split": es.split, "weights": where,
                      "protocol": dict(c.eval.to_dict()), "per_image": per_image}
     grids.append((name, samples))

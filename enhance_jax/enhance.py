@@ -8,7 +8,8 @@ result when the model's receptive radius is at most the overlap, and memory
 stays bounded. An output never overwrites an input or another output. A gray
 model applied to a colour image enhances each channel; a colour model applied
 to a gray image sees it repeated to RGB and returns the luma. Output files
-appear only when complete.
+appear only when complete. Progress (per image and tile, with ETA) goes to stderr: lines at
+most once a second on a terminal, else one summary line.
 
 What the config says is applied: its input preparation (the ops of data.degrade that are not
 synthetic degradations, e.g. SRCNN x3's `bicubic_up(scale=3)`: the input is the low-resolution
@@ -49,7 +50,7 @@ def main(argv):
   cli.no_positional(argv)
   cli.quiet_logs()
   from enhance_jax.data import imageio
-  from enhance_jax.training import components
+  from enhance_jax.training import components, logs
   try:
     check_tiling(_TILE.value, _OVERLAP.value, _BATCH.value)
     pairs = plan_outputs(_INPUT.value, _OUTPUT.value)  # refuses to overwrite an input
@@ -68,9 +69,12 @@ def main(argv):
       print(f"noise level: sigma {noise:g}")
     for a, _ in pairs:  # every input decodes before any output is written
       imageio.read_image(a, channels=None, keep_16bit=True)
-    for a, b in pairs:
-      enhance_file(enhancer, a, b)
+    ticker = logs.Ticker("enhance", len(pairs))
+    for i, (a, b) in enumerate(pairs):
+      enhance_file(enhancer, a, b, on_tiles=lambda done, total, i=i, a=a: ticker.update(
+          i + done / total, f"{a.name}: tile {done}/{total}"))
       print(f"{a} -> {b}")
+    ticker.finish()
     print(f"weights: {where}")
   except cli.USER_ERRORS as e:
     cli.fail(e)

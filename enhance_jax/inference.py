@@ -61,12 +61,16 @@ class Enhancer:
             for i in range(0, len(tiles), max(self.tile_batch, 1))]
     return np.concatenate(outs)[:n]
 
-  def __call__(self, image: np.ndarray) -> np.ndarray:
-    """image: HWC float32 in [0, 1] with `self.channels` channels."""
+  def __call__(self, image: np.ndarray, on_tiles=None) -> np.ndarray:
+    """image: HWC float32 in [0, 1] with `self.channels` channels. `on_tiles(done, total)` is
+    called after each forward pass with the tiles done so far."""
     h, w, _ = image.shape
     t, o = self.tile, self.overlap
     if not t or (h <= t + 2 * o and w <= t + 2 * o):
-      return self._run(image[None])[0]
+      out = self._run(image[None])[0]
+      if on_tiles is not None:
+        on_tiles(1, 1)
+      return out
     rows, cols = tile_windows(h, t, o), tile_windows(w, t, o)
     t_h = rows[0][1] - rows[0][0]
     tiles = [(r, c) for r in rows for c in cols]
@@ -80,6 +84,8 @@ class Enhancer:
       for ((y0, _, ky0, ky1), (x0, _, kx0, kx1)), r in zip(chunk, res):
         out[ky0 * s:ky1 * s, kx0 * s:kx1 * s] = r[(ky0 - y0) * s:(ky1 - y0) * s,
                                                   (kx0 - x0) * s:(kx1 - x0) * s]
+      if on_tiles is not None:
+        on_tiles(min(i + self.tile_batch, len(tiles)), len(tiles))
     return out
 
 
@@ -144,8 +150,9 @@ def tile_windows(n: int, tile: int, overlap: int) -> list[tuple[int, int, int, i
   return out
 
 
-def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
-  """Reads `src` (any mode), enhances it and writes `dst` with the same mode/depth."""
+def enhance_file(enhancer: Enhancer, src: Path, dst: Path, on_tiles=None) -> None:
+  """Reads `src` (any mode), enhances it and writes `dst` with the same mode/depth.
+  `on_tiles(done, total)`: progress over the forward passes of the whole file."""
   from PIL import Image
   from enhance_jax.data import color, imageio
   data = imageio.read_image(src, channels=None, keep_16bit=True)
@@ -155,12 +162,18 @@ def enhance_file(enhancer: Enhancer, src: Path, dst: Path) -> None:
   bits16 = data.dtype == np.uint16
   x = imageio.to_float(data)
   c_in = x.shape[-1]
+  passes = c_in if enhancer.channels == 1 and c_in > 1 else 1
+
+  def tiles(k):  # the k-th pass of `passes` over the image
+    if on_tiles is None:
+      return None
+    return lambda done, total: on_tiles(k * total + done, passes * total)
   if enhancer.channels == c_in:
-    y = enhancer(x)
+    y = enhancer(x, tiles(0))
   elif enhancer.channels == 1:  # gray model, colour image: channel by channel
-    y = np.concatenate([enhancer(x[..., i:i + 1]) for i in range(c_in)], axis=-1)
+    y = np.concatenate([enhancer(x[..., i:i + 1], tiles(i)) for i in range(c_in)], axis=-1)
   else:  # colour model, gray image
-    y = enhancer(np.repeat(x, 3, axis=-1))
+    y = enhancer(np.repeat(x, 3, axis=-1), tiles(0))
     y = color.rgb_to_gray(y)
   if alpha is not None:
     s = y.shape[0] // x.shape[0]

@@ -62,9 +62,10 @@ def test_preparation_and_noise_level_from_config():
 def test_srcnn_x3_config_writes_3x(tmp_path):
   src = _image(tmp_path / "a.png", (20, 17, 3))
   weights = _weights(tmp_path, "pretrained/srcnn_955_x3")
-  out = _run("enhance", "--config=pretrained/srcnn_955_x3", f"--config.init_checkpoint={weights}",
-             f"--input={src}", f"--output={tmp_path / 'b.png'}").stdout
-  assert "preprocess: bicubic_up(scale=3)" in out
+  proc = _run("enhance", "--config=pretrained/srcnn_955_x3", f"--config.init_checkpoint={weights}",
+              f"--input={src}", f"--output={tmp_path / 'b.png'}")
+  assert "preprocess: bicubic_up(scale=3)" in proc.stdout
+  assert "enhance: 1 images in " in proc.stderr  # not a terminal: the one summary line
   with Image.open(tmp_path / "b.png") as im:
     assert im.size == (51, 60) and im.mode == "RGB"
 

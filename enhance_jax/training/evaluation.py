@@ -81,12 +81,22 @@ class EvalSet:
     """eval_grid.png for the implicit set, eval_grid_<name>.png otherwise."""
     return "eval_grid.png" if self.name == IMPLICIT else f"eval_grid_{self.name}.png"
 
-  def run(self, variables) -> tuple[dict, list[dict], list[tuple]]:
-    """`evaluate` of `variables` on this set: (summary, per_image, samples)."""
+  @property
+  def num_images(self) -> int:
+    return int(sum(eb.weight.sum() for eb in self.batches))
+
+  def run(self, variables, progress: bool = False) -> tuple[dict, list[dict], list[tuple]]:
+    """`evaluate` of `variables` on this set: (summary, per_image, samples). `progress`:
+    per-image progress with ETA and a summary line on stderr (`logs.Ticker`)."""
+    from enhance_jax.training import logs
     e = self.config.eval
-    return evaluate(self.eval_fn, variables, self.batches, self.mesh, e.seed,
-                    keep_images=e.grid_images, ssim_threshold=float(e.ssim_threshold),
-                    fid_variables=self.fid_variables, lpips_model=self.lpips)
+    ticker = logs.Ticker(f"evaluate [{self.name}]", self.num_images) if progress else None
+    out = evaluate(self.eval_fn, variables, self.batches, self.mesh, e.seed,
+                   keep_images=e.grid_images, ssim_threshold=float(e.ssim_threshold),
+                   fid_variables=self.fid_variables, lpips_model=self.lpips, progress=ticker)
+    if ticker is not None:
+      ticker.finish()
+    return out
 
 
 def format_summary(name: str, summary: dict) -> str:
@@ -107,8 +117,8 @@ def make_eval_fn(model, degrade, protocol: image_quality.Protocol, extra_inputs,
 
 def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: int,
              keep_images: int = 0, ssim_threshold: float = 0.0,
-             fid_variables: dict | None = None, lpips_model: lpips.LPIPS | None = None
-             ) -> tuple[dict, list[dict], list[tuple]]:
+             fid_variables: dict | None = None, lpips_model: lpips.LPIPS | None = None,
+             progress=None) -> tuple[dict, list[dict], list[tuple]]:
   """Runs `eval_fn` over every batch once.
 
   Returns (summary, per_image, samples): the mean of each metric over real
@@ -120,6 +130,7 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
   share of images whose SSIM exceeds it. `fid_variables` (FID Inception, see
   metrics/fid.py) adds `fid` between all outputs and all targets; `lpips_model`
   (metrics/lpips.py) adds per-image `lpips` between output and target.
+  `progress` (a `logs.Ticker`) is told the images done after each batch.
   """
   root = jax.random.PRNGKey(seed)
   rows = mesh_lib.process_rows
@@ -149,6 +160,8 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
       for j, images in enumerate((np.asarray(_gather(out))[:real], eb.batch["target"][:real])):
         images = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
         fid_stats[j] = fid_stats[j].update(fid.inception_features(fid_variables, images))
+    if progress is not None:
+      progress.update(len(per_image))
     if len(samples) < keep_images:
       inp, out = _gather(inp), _gather(out)
       for i in range(min(real, keep_images - len(samples))):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -132,13 +133,17 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh, t
     except ValueError:
       ckpt.close()
       raise
+    saved = config_lib.load_run_config(workdir)
     state = ckpt.restore(state, on_corrupt=config.train.on_corrupt_checkpoint)
     latest = ckpt.latest_step()  # corrupt newer ones were reported and set aside
     logging.info("Resumed from %s", ckpt.path(latest))
     if is_main:
       print(f"Resuming from step {latest} ({ckpt.path(latest)})", flush=True)
+      _warn_schedule_change(saved, config, workdir)
   start_step = int(jax.device_get(state.step))
   if is_main:
+    print(startup_summary(config, task, state, train_source, eval_sets, mesh,
+                          ckpt.path(latest) if latest is not None else None), flush=True)
     config_lib.save_run_config(config, workdir)
     logs.record_run_start(workdir, start_step)
 
@@ -231,6 +236,50 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh, t
     raise SystemExit(f"Stopped by {stopped} at step {step}; resume by running the same "
                      "command again.")
   return summary
+
+
+def _warn_schedule_change(saved, config: ml_collections.ConfigDict, workdir: Path) -> None:
+  """A warning (stderr and the log) when a resume changes train.num_steps: the learning-rate
+  schedule (warmup, cosine decay, step boundaries) is laid over the new length, so the
+  rate jumps at the resumed step."""
+  if saved is None or int(saved.train.num_steps) == int(config.train.num_steps):
+    return
+  old, new = int(saved.train.num_steps), int(config.train.num_steps)
+  text = (f"warning: train.num_steps changed from {old} (in {workdir / 'config.json'}) to {new}: "
+          f"the learning-rate schedule ({config.optimizer.schedule}) is now {new} steps long, so "
+          "the rate at the resumed step changes; resume with the saved num_steps to keep it.")
+  logging.warning(text)
+  print(text, file=sys.stderr, flush=True)
+
+
+def startup_summary(config: ml_collections.ConfigDict, task, state, train_source, eval_sets,
+                    mesh, resumed_from: Path | None) -> str:
+  """What a run starts with, printed once on process 0: model and parameter count, dataset
+  sizes (train split, each evaluation set), devices and mesh, and where the weights come from."""
+  from enhance_jax.models import complexity
+  params = complexity.count_params(task.eval_variables(state, use_ema=False))
+  try:
+    train_size = f"{len(train_source)} images"
+  except TypeError:
+    train_size = "streamed"
+  sets = ", ".join(f"{es.name} {es.num_images} images ({es.config.data.name}/{es.split})"
+                   for es in eval_sets)
+  d = jax.devices()
+  if resumed_from is not None:
+    weights = f"resumed from {resumed_from}"
+  elif config.init_checkpoint:
+    weights = f"config.init_checkpoint {config.init_checkpoint}"
+  else:
+    weights = f"random initialisation (seed {config.seed})"
+  return "\n".join([
+      f"model {config.model.name}: {params:,} parameters (task {config.task}, loss {config.loss})",
+      f"data {config.data.name}: train split '{config.data.train_split}' {train_size}; "
+      f"eval sets: {sets}",
+      f"devices: {len(d)} x {d[0].device_kind} ({d[0].platform}), {jax.process_count()} "
+      f"process(es); mesh {dict(mesh.shape)}",
+      f"initial weights: {weights}",
+      f"steps: {int(jax.device_get(state.step))} -> {int(config.train.num_steps)}, global batch "
+      f"{int(config.train.batch_size)}"])
 
 
 @contextlib.contextmanager
