@@ -113,7 +113,8 @@ def base_config() -> ml_collections.ConfigDict:
   # Empty: one set named "eval" from data.eval_split and eval.*.
   c.evals = ml_collections.ConfigDict()
 
-  c.init_checkpoint = ""             # params to start from / evaluate (import_weights output)
+  c.init_checkpoint = ""             # params to start from / evaluate (import_weights output);
+                                     # made absolute at load (relative = to the current dir)
 
   # A classical method instead of a model (evaluate only): enhance_jax.baselines.BASELINES.
   c.baseline = ml_collections.ConfigDict()
@@ -224,6 +225,8 @@ def load_config(spec: str | Path = DEFAULT_CONFIG, arg: str | None = None,
   config = _run_get_config(path, arg)
   check_keys(config, str(path))
   apply_overrides(config, overrides or {})
+  if config.init_checkpoint:  # relative to the current directory, fixed now ("" stays "")
+    config.init_checkpoint = os.path.abspath(os.path.expanduser(config.init_checkpoint))
   check_values(config, str(path))
   return config
 

@@ -139,3 +139,13 @@ def test_enhancer_and_eval_step_self_ensemble():
       protocol=image_quality.Protocol.from_config(config_lib.base_config().eval),
       self_ensemble=True))(variables, batch, jax.random.PRNGKey(0)[None])
   np.testing.assert_allclose(np.asarray(pred)[0], want, atol=1e-6)
+
+
+def test_init_checkpoint_is_made_absolute(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  c = config_lib.load_config("default", overrides={"init_checkpoint": "w/dncnn"})
+  assert c.init_checkpoint == str(tmp_path / "w" / "dncnn")
+  monkeypatch.setenv("ENHANCE_JAX_WEIGHTS", "rel")
+  assert config_lib.load_config("pretrained/dncnn_s25").init_checkpoint == str(
+      tmp_path / "rel" / "dncnn_s25")
+  assert config_lib.load_config("default").init_checkpoint == ""
