@@ -12,7 +12,6 @@ import io
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from PIL import Image
 
 from enhance_jax import inference, models
 from enhance_jax.data import imageio
+from subprocess_env import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,13 +39,6 @@ def _png(path: Path, arr) -> Path:
   return path
 
 
-def _env() -> dict:
-  env = dict(os.environ)
-  env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                 str(Path(tempfile.gettempdir()) / "enhance_jax_test_jax_cache"))
-  return env
 
 
 def _last_error_line(stderr: str, *needles: str) -> str:
@@ -244,8 +237,8 @@ except OSError as e:
 def test_hang__failed_checkpoint_write_is_one_error_and_the_process_exits(tmp_path):
   """Today Orbax's writer waits 20 min for a signal of the failed write: no exit."""
   code = _FAILED_WRITE.format(tests=str(ROOT / "tests"), directory=str(tmp_path / "ck"))
-  proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True,
-                        timeout=90)
+  proc = subprocess.run([sys.executable, "-c", code], env=subprocess_env(), capture_output=True,
+                        text=True, timeout=90)
   lines = proc.stdout.strip().splitlines()
   assert proc.returncode == 0 and len(lines) == 1, (proc.stdout, proc.stderr[-2000:])
   assert lines[0].startswith(f"error: {tmp_path / 'ck'}") and "could not be written" in lines[0]
@@ -259,7 +252,7 @@ def test_hang__import_weights_cli_unwritable_output_exits(tmp_path):
   (tmp_path / "file").write_text("x")
   t = time.monotonic()
   proc = subprocess.run([sys.executable, "-m", "enhance_jax.import_weights", "--model=dncnn_s15",
-                         f"--output_dir={tmp_path / 'file' / 'out'}"], env=_env(),
+                         f"--output_dir={tmp_path / 'file' / 'out'}"], env=subprocess_env(),
                         capture_output=True, text=True, timeout=60)
   assert proc.returncode == 1 and time.monotonic() - t < 60
   _last_error_line(proc.stderr, str(tmp_path / "file" / "out"), "cannot write")
@@ -289,7 +282,7 @@ ck.close()
 
 def test_misleading__checkpoint_of_2_devices_restores_on_this_topology(tmp_path):
   code = _WRITE_ON_TWO.format(tests=str(ROOT / "tests"), directory=str(tmp_path / "ck"))
-  env = {k: v for k, v in _env().items() if k != "XLA_FLAGS"}
+  env = {k: v for k, v in subprocess_env().items() if k != "XLA_FLAGS"}
   subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
   ckpt = checkpointing.Checkpointer(tmp_path / "ck")
   step, raw = ckpt.restore_latest_raw()  # evaluate / enhance
@@ -507,7 +500,7 @@ def test_traceback__bad_file_reached_mid_run_ends_with_one_error_line(tmp_path):
         return c
       """))
   wd = tmp_path / "wd"
-  env = {k: v for k, v in _env().items() if k != "XLA_FLAGS"}  # one device, batch 1
+  env = {k: v for k, v in subprocess_env().items() if k != "XLA_FLAGS"}  # one device, batch 1
   proc = subprocess.run([sys.executable, "-m", "enhance_jax.train", f"--config={cfg}",
                          f"--workdir={wd}"], env=env, capture_output=True, text=True,
                         timeout=600, cwd=tmp_path)

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from subprocess_env import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 NUM_STEPS = 30
@@ -38,15 +38,6 @@ FLAGS = (
 TIMEOUT = 600  # seconds for one run on a loaded machine
 
 
-def _env() -> dict:
-  env = dict(os.environ)
-  env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                 str(Path(tempfile.gettempdir()) / "enhance_jax_test_jax_cache"))
-  env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-  env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
-  return env
 
 
 class Run:
@@ -54,8 +45,9 @@ class Run:
 
   def __init__(self, workdir: Path, *extra: str):
     cmd = [sys.executable, "-m", "enhance_jax.train", f"--workdir={workdir}", *FLAGS, *extra]
-    self.proc = subprocess.Popen(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True, bufsize=1)
+    self.proc = subprocess.Popen(cmd, cwd=ROOT, env=subprocess_env(persist_all=True),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 bufsize=1)
     self.out: list[str] = []
     self.err: list[str] = []
     self._threads = [threading.Thread(target=self._pump, args=(s, d), daemon=True)

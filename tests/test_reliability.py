@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from PIL import Image
 from enhance_jax.config import base_config
 from enhance_jax.data import degradations, imageio, pipeline, sources
 from enhance_jax.data.imageio import ImageReadError
+from subprocess_env import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -258,13 +258,6 @@ def test_enhance_handles_modes_and_small_images(tmp_path):
 
 # -------------------------------------------------------- command lines
 
-def _cli_env() -> dict:
-  env = dict(os.environ)
-  env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-  env.setdefault("JAX_PLATFORMS", "cpu")
-  env.setdefault("JAX_COMPILATION_CACHE_DIR",
-                 str(Path(tempfile.gettempdir()) / "enhance_jax_test_jax_cache"))
-  return env
 
 
 TINY_FLAGS = ["--config.model.kwargs.features=4", "--config.model.kwargs.depth=2",
@@ -334,7 +327,7 @@ def cli(tmp_path_factory):
                          f"--source_dir={tmp / 'weights_src'}",
                          f"--output_dir={tmp / 'imported'}"],
   }
-  procs = {k: subprocess.Popen(v, cwd=tmp, env=_cli_env(), stdout=subprocess.PIPE,
+  procs = {k: subprocess.Popen(v, cwd=tmp, env=subprocess_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True) for k, v in cases.items()}
   results = {}
   for k, p in procs.items():
