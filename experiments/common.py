@@ -151,6 +151,27 @@ class Row:
     return result[key]
 
 
+def run_row(study: str, arg: str) -> Row:
+  """Runs one row as its config says: a learned row (train.num_steps > 0) is trained
+  (`train_row`); a classical baseline or imported weights (imported first when missing) is
+  scored (`evaluate_row`)."""
+  config = load(study, arg)
+  if config.train.num_steps > 0 and not config.baseline.name:
+    return train_row(study, arg)
+  if config.init_checkpoint:
+    ensure_weights(config.init_checkpoint)
+  return evaluate_row(study, arg)
+
+
+def ensure_weights(checkpoint: str | Path) -> None:
+  """Imports the official weights into `checkpoint` (a path ending in the pretrained name) if
+  missing: what `python -m enhance_jax.import_weights --model=NAME` does."""
+  path = Path(checkpoint)
+  if not path.exists():
+    from enhance_jax.weights import importers, variables
+    variables.save_variables(path, importers.load(path.name))
+
+
 def train_row(study: str, arg: str) -> Row:
   """Trains one learned row through `api.train` in <workdir>/<row>, or reuses a finished run
   of the same config there. The row's numbers are the run's eval_metrics.json, which

@@ -44,9 +44,7 @@ def main():
   results = common.results_dir()
   runs = {}
   for arg in common.rows(STUDY):
-    method = arg.split("=", 1)[1]
-    runs[method] = (common.train_row(STUDY, arg) if method == "cnn"
-                    else common.evaluate_row(STUDY, arg))
+    runs[arg.split("=", 1)[1]] = common.run_row(STUDY, arg)
   cnn = runs["cnn"]
   from enhance_jax import plots
   figure(runs, results / "damage_removal.png")

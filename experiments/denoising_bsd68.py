@@ -40,8 +40,7 @@ def main():
   for arg in common.rows(STUDY):
     a = dict(part.split("=") for part in arg.split(","))
     model, sigma = a["model"], int(a["sigma"])
-    runs[model, sigma] = (common.evaluate_row(STUDY, arg) if model == "bm3d"
-                          else common.train_row(STUDY, arg))
+    runs[model, sigma] = common.run_row(STUDY, arg)
 
   def cell(row) -> str:
     return f"{row.metric():.2f} ({row.metric('num_images')})" if row else "not run (profile)"

@@ -31,15 +31,6 @@ LABELS = {"cnn": "CNN (plain, MSE)", "unet": "U-Net autoencoder", "mirnet": "MIR
 UNPAIRED = [("dicm", ("01", "14")), ("lime", ("7",))]  # (dataset, image names) in the figure
 
 
-def ensure_weights(config) -> None:
-  """Imports the official weights `config.init_checkpoint` names, if missing (what
-  `python -m enhance_jax.import_weights --model=NAME` does)."""
-  path = Path(config.init_checkpoint)
-  if not path.exists():
-    from enhance_jax.weights import importers, variables
-    variables.save_variables(path, importers.load(path.name))
-
-
 def enhancer(row):
   """HWC float image -> enhanced image: the trained/imported model through
   `inference.Enhancer` (tiled), or the classical method of a baseline config."""
@@ -96,12 +87,7 @@ def main():
   results = common.results_dir()
   runs = {}
   for arg in common.rows(STUDY):
-    method = arg.split("=", 1)[1]
-    config = common.load(STUDY, arg)
-    if config.init_checkpoint:
-      ensure_weights(config)
-    runs[method] = (common.train_row(STUDY, arg) if config.train.num_steps > 0
-                    else common.evaluate_row(STUDY, arg))
+    runs[arg.split("=", 1)[1]] = common.run_row(STUDY, arg)
   tests = list(common.study_module(STUDY).test_sets(common.profile()))  # the study's order
   rows, curves, commands = [], {}, []
   for method, r in runs.items():

@@ -62,16 +62,6 @@ ROWS = [
 ]
 
 
-def _ensure_weights(name: str, checkpoint: Path) -> None:
-  """Imports the official weights of `name` into `checkpoint` if missing (what
-  `python -m enhance_jax.import_weights --model=NAME` does)."""
-  if checkpoint.exists():
-    return
-  from enhance_jax.weights import importers, variables  # pylint: disable=g-import-not-at-top
-  logging.info("importing %s -> %s", name, checkpoint)
-  variables.save_variables(checkpoint, importers.load(name))
-
-
 def _score_evaluate(name: str, arg: str, checkpoint: Path) -> dict:
   """`python -m enhance_jax.evaluate --config=pretrained/NAME:ARG`, in-process (api.evaluate)."""
   from enhance_jax import api  # pylint: disable=g-import-not-at-top
@@ -99,7 +89,7 @@ def main():
       print(f"{key}: already scored ({done['result'].get('psnr', float('nan')):.3f}), skipped")
       continue
     checkpoint = (weights_dir / name).resolve()
-    _ensure_weights(name, checkpoint)
+    common.ensure_weights(checkpoint)
     t0 = time.time()
     try:
       res = _score_evaluate(name, arg, checkpoint)

@@ -36,9 +36,7 @@ def main():
   results = common.results_dir()
   runs = {}
   for arg in common.rows(STUDY):
-    method = arg.split("=", 1)[1]
-    runs[method] = (common.train_row(STUDY, arg) if method == "sr_gan"
-                    else common.evaluate_row(STUDY, arg))
+    runs[arg.split("=", 1)[1]] = common.run_row(STUDY, arg)
   pre_path = common.RESULTS / "pretrained.json"
   pre = json.loads(pre_path.read_text()) if pre_path.exists() else {}
   rows, chart, commands, scores = [], [], [], {}
