@@ -54,58 +54,42 @@ def _schedule(c: ml_collections.ConfigDict, train_images: int, epochs: int) -> N
   c.train.checkpoint_every = per_epoch * max(1, epochs // 10)
 
 
+# Data per profile: (data.* keys, training images, epochs). "eval" sizes: full images for the
+# paper, 8 val crops of 128 px for cpu runs.
+_FULL_EVAL = dict(eval_max_size=0, max_eval_images=0)
+_CPU_EVAL = dict(eval_max_size=128, max_eval_images=8)
+_LOWLIGHT = {
+    "paper": (dict(name="lol", degrade="", train_split="train", eval_split="test",
+                   patch_size=256, **_FULL_EVAL), LOL_TRAIN, 100),
+    "cpu": (dict(name="bsds500", degrade=LOW_LIGHT, train_split="train", eval_split="val",
+                 patch_size=64, **_CPU_EVAL), BSDS_TRAIN, 10),
+}
+_INPAINTING = {
+    "paper": (dict(eval_split="test", patch_size=256, **_FULL_EVAL), BSDS_TRAIN, 100),
+    "cpu": (dict(eval_split="val", patch_size=96, **_CPU_EVAL), BSDS_TRAIN, 12),
+}
+
+
+def _data(c: ml_collections.ConfigDict, table: dict, profile: str | None,
+          **common) -> ml_collections.ConfigDict:
+  data, images, epochs = table[check(profile)]
+  c.data.kwargs = ml_collections.ConfigDict()
+  for key, value in {"channels": 3, "augment": True, **common, **data}.items():
+    c.data[key] = value
+  c.train.batch_size = 8
+  _schedule(c, images, epochs)
+  return c
+
+
 def lowlight(c: ml_collections.ConfigDict, profile: str | None = "paper") -> ml_collections.ConfigDict:
   """paper: LOL our485 -> eval15, 256x256 crops, batch 8, 100 epochs.
   cpu: BSDS500 train + LOW_LIGHT, 64 px, batch 8, 10 epochs (250 steps),
   validation on 8 BSDS500 val crops of 128 px."""
-  profile = check(profile)
-  c.data.channels = 3
-  c.data.augment = True
-  c.train.batch_size = 8
-  if profile == "paper":
-    c.data.name = "lol"
-    c.data.kwargs = ml_collections.ConfigDict()
-    c.data.degrade = ""
-    c.data.train_split, c.data.eval_split = "train", "test"
-    c.data.patch_size = 256
-    c.data.eval_max_size = 0
-    c.data.max_eval_images = 0
-    _schedule(c, LOL_TRAIN, 100)
-  else:
-    c.data.name = "bsds500"
-    c.data.kwargs = ml_collections.ConfigDict()
-    c.data.degrade = LOW_LIGHT
-    c.data.train_split, c.data.eval_split = "train", "val"
-    c.data.patch_size = 64
-    c.data.eval_max_size = 128
-    c.data.max_eval_images = 8
-    _schedule(c, BSDS_TRAIN, 10)
-  return c
+  return _data(c, _LOWLIGHT, profile)
 
 
 def inpainting(c: ml_collections.ConfigDict, profile: str | None = "paper") -> ml_collections.ConfigDict:
   """BSDS500 train -> test with HOLES. paper: 256 px crops, batch 8, 100 epochs,
   full test images. cpu: 96 px, batch 8, 12 epochs (300 steps), validation on 8
   BSDS500 val crops of 128 px."""
-  profile = check(profile)
-  c.data.name = "bsds500"
-  c.data.kwargs = ml_collections.ConfigDict()
-  c.data.channels = 3
-  c.data.augment = True
-  c.data.degrade = HOLES
-  c.data.train_split = "train"
-  c.train.batch_size = 8
-  if profile == "paper":
-    c.data.eval_split = "test"
-    c.data.patch_size = 256
-    c.data.eval_max_size = 0
-    c.data.max_eval_images = 0
-    _schedule(c, BSDS_TRAIN, 100)
-  else:
-    c.data.eval_split = "val"
-    c.data.patch_size = 96
-    c.data.eval_max_size = 128
-    c.data.max_eval_images = 8
-    _schedule(c, BSDS_TRAIN, 12)
-  return c
-
+  return _data(c, _INPAINTING, profile, name="bsds500", degrade=HOLES, train_split="train")
