@@ -46,17 +46,23 @@ def _git_commit() -> str | None:
   return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
-def run_start_info(start_step: int) -> dict:
-  """What started this run: command line, git commit (when run from a
-  checkout), package versions, devices, UTC start time and the start step."""
-  import datetime
+def package_versions(names) -> dict[str, str | None]:
+  """{distribution: installed version, or None when it is not installed}."""
   from importlib import metadata
   versions = {}
-  for dist in _VERSIONED:
+  for dist in names:
     try:
       versions[dist] = metadata.version(dist)
     except metadata.PackageNotFoundError:
       versions[dist] = None
+  return versions
+
+
+def run_start_info(start_step: int) -> dict:
+  """What started this run: command line, git commit (when run from a
+  checkout), package versions, devices, UTC start time and the start step."""
+  import datetime
+  versions = package_versions(_VERSIONED)
   d = jax.devices()
   info = {"argv": list(sys.argv), "start_time": datetime.datetime.now(
       datetime.timezone.utc).isoformat(timespec="seconds"), "start_step": int(start_step)}

@@ -130,17 +130,12 @@ def phase_env(run: Run) -> dict:
 
 def child_env(path: Path) -> None:
   """Versions, devices, GPU and the pins check, as JSON at `path`."""
-  import importlib.metadata as md
   import platform
   names = ("jax", "jaxlib", "jax-cuda13-plugin", "flax", "optax", "orbax-checkpoint", "grain",
            "tensorflow-datasets", "dm-pix", "ml-collections", "numpy", "torch", "chex",
            "array-record", "tensorboardX")
-  versions = {}
-  for n in names:
-    try:
-      versions[n] = md.version(n)
-    except md.PackageNotFoundError:
-      versions[n] = None
+  from enhance_jax.training import logs
+  versions = logs.package_versions(names)
   info = {"python": platform.python_version(), "versions": versions,
           "cpus": len(os.sched_getaffinity(0)), "loadavg_1m": os.getloadavg()[0]}
   try:
@@ -150,7 +145,7 @@ def child_env(path: Path) -> None:
     pins = {}
     for d in deps:
       r = Requirement(d)
-      have = versions.get(r.name) or _version_or_none(md, r.name)
+      have = versions.get(r.name) or logs.package_versions([r.name])[r.name]
       pins[d] = {"installed": have, "admitted": None if have is None else
                  r.specifier.contains(have, prereleases=True)}
     info["pins"] = pins
@@ -179,12 +174,6 @@ def child_env(path: Path) -> None:
   info["jax_default_matmul_precision"] = str(jax.config.jax_default_matmul_precision)
   path.write_text(json.dumps(info, indent=1, default=str))
 
-
-def _version_or_none(md, name):
-  try:
-    return md.version(name)
-  except md.PackageNotFoundError:
-    return None
 
 
 def phase_peak(run: Run) -> dict:
