@@ -266,10 +266,55 @@ def test_nlrn_overlapping_patch_inference_averages_patches():
       total[:, i:i + 9, j:j + 9] += np.asarray(apply(whole, v, x[:, i:i + 9, j:j + 9]))
       count[:, i:i + 9, j:j + 9] += 1
   np.testing.assert_allclose(got, total / count, atol=1e-5)
+  chunked = nonlocal_nets.NLRN(test_patch=9, test_stride=4, test_batch=5, **kw)  # 24 patches
+  np.testing.assert_allclose(apply(chunked, v, x), got, atol=1e-5)
   small = x[:, :9, :9]
   np.testing.assert_allclose(apply(tiled, v, small), apply(whole, v, small), atol=1e-6)
   out_train, _ = apply(tiled, v, x, train=True, mutable=["batch_stats"])  # training: no tiling
   assert out_train.shape == x.shape
+
+
+def _seam_score(y: np.ndarray, borders=(44, 89)) -> tuple[float, float]:
+  """Mean |difference| between neighbouring columns (rows), averaged over 7-wide bands
+  (one test stride, so the authors' 7-periodic patch-edge response averages out); the
+  largest band centred on a former 45x45 tile border over the median band elsewhere
+  (10 px from the image borders, 8 px from the tile borders). (horizontal, vertical)."""
+  scores = []
+  for d in (np.abs(np.diff(y, axis=1)).mean(0), np.abs(np.diff(y, axis=0)).mean(1)):
+    band = np.convolve(d, np.ones(7) / 7, mode="valid")  # band[k] = mean d[k:k+7]
+    centre = np.arange(len(band)) + 3
+    far = ((centre >= 10) & (centre <= len(d) - 11)
+           & np.all([np.abs(centre - b) > 7 for b in borders], axis=0))
+    scores.append(float(band[[b - 3 for b in borders]].max() / np.median(band[far])))
+  return scores[0], scores[1]
+
+
+def test_nlrn_authors_scheme_has_no_tile_seams():
+  """100x100 image: the authors' scheme (global attention inside overlapping 43x43 patches
+  every 7 px, averaged) shows no step at the borders of the former 45x45 tiles, which our
+  non-overlapping `window=45` variant does. Random init with the attention made to matter:
+  g (zero at init) random, theta/phi as initialised. The input is a ramp (so neighbouring
+  tiles differ) with a little smooth texture. Unclipped outputs: random weights push them
+  out of [0, 1] and clipping would flatten regions. Measured (3 seeds): authors' scores
+  1.4-1.7, window=45 15-27."""
+  yy, xx = np.mgrid[0:100, 0:100] / 99.0
+  rng = np.random.default_rng(0)
+  texture = np.fft.ifft2(np.fft.fft2(rng.normal(size=(100, 100)))
+                         * np.exp(-(np.fft.fftfreq(100)[:, None] ** 2
+                                    + np.fft.fftfreq(100)[None] ** 2) * (2 * np.pi * 4) ** 2 / 2)).real
+  x = jnp.asarray(0.2 + 0.3 * (xx + yy) + 0.02 * texture / texture.std(),
+                  jnp.float32)[None, :, :, None]
+  kw = dict(features=8, steps=2, inter_channels=4, clip_output=False)
+  authors = nonlocal_nets.NLRN(**kw)  # defaults: window=None, test_patch=43, test_stride=7
+  tiles = nonlocal_nets.NLRN(window=45, test_patch=None, **kw)
+  v = init(authors, x[:, :43, :43])
+  v["params"]["nonlocal"]["g"]["kernel"] = jax.random.normal(
+      jax.random.PRNGKey(2), v["params"]["nonlocal"]["g"]["kernel"].shape)
+  assert authors.test_patch == 43 and authors.test_stride == 7 and authors.window is None
+  ours = _seam_score(np.asarray(apply(authors, v, x))[0, :, :, 0])
+  seamed = _seam_score(np.asarray(apply(tiles, v, x))[0, :, :, 0])
+  assert max(ours) <= 2.0, ours
+  assert min(seamed) >= 5.0, seamed
 
 
 # --------------------------------------------------------------------------- training

@@ -180,31 +180,43 @@ class NLRN(nn.Module):
   The non-local block (theta/phi to `inter_channels`, g straight to `features`
   zero-initialised, no W) and the convs are shared across steps; the norm
   layers are not (as in the authors' TensorFlow code). Correlation propagation:
-  the pre-softmax logits of step t-1 are added to those of step t
-  (`propagate_corr=False` disables it). The non-local attention is restricted
-  to non-overlapping `window` x `window` windows (the paper's q x q
-  neighbourhood is a sliding one around each pixel; the non-overlapping
-  windows are our simplification and leave seams at their borders;
-  `window=None` = whole image).
+  the pre-softmax logits of step t-1 are added to those of step t, as in the
+  paper (`propagate_corr=False` disables it; the authors' released code has
+  pretrained models of both kinds).
 
-  The authors' scheme instead (`window=None, test_patch=43, test_stride=7`):
-  train on 43x43 patches attending globally within each; at inference
-  (`train=False`) cut the image into overlapping test_patch x test_patch
-  patches every test_stride pixels (the last one flush with the border), run
-  the net on all of them as one batch and average the overlapping outputs:
-  no window borders, hence no seams.
-  x: (B, H, W, C) in [0, 1] -> (B, H, W, C) float32, unclipped.
+  Defaults = the authors' scheme (Ding-Liu/NLRN, models/nlrn.py and
+  datasets/denoise.py): 128 features, 12 steps, 64 inter channels; training
+  (`train=True`) on 43x43 patches with attention over the whole patch
+  (`window=None`); inference (`train=False`) cuts the image into overlapping
+  `test_patch` x `test_patch` = 43x43 patches every `test_stride` = 7 pixels
+  (the last one flush with the border), runs the net on all of them as one
+  batch (`test_batch` patches per forward pass) and averages the overlapping
+  outputs: no window borders, hence no seams. An image no larger than test_patch is run whole. `clip_output`
+  (default True) clips each inference output to [0, 1] before averaging, as
+  the authors' exported predictions (`tf.clip_by_value(net, 0, 1)`); the
+  training output, on which their loss is taken, is never clipped.
+  `test_patch=None` runs the whole image at once (memory O((HW)^2)).
+
+  `window=q` (ours, not the paper's; an adaptation): attention restricted to
+  fixed non-overlapping q x q tiles of the image (zero-padded, padded keys
+  masked). The paper's q x q neighbourhood slides with each pixel; fixed tiles
+  leave visible seams at their borders at test time. Kept for cheap CPU runs
+  on whole images (use it with `test_patch=None`).
+  x: (B, H, W, C) in [0, 1] -> (B, H, W, C) float32 (in [0, 1] at inference
+  with clip_output, otherwise unclipped).
   """
   features: int = 128
   steps: int = 12
   inter_channels: int = 64
-  window: int | None = 45
+  window: int | None = None          # ours, not the paper's: fixed non-overlapping tiles
   normalization: str | None = "batch"
   activation: str = "relu"
   input_norm: bool = True
   propagate_corr: bool = True
-  test_patch: int | None = None
-  test_stride: int = 7
+  test_patch: int | None = 43        # the authors' training and test patch side
+  test_stride: int = 7               # the authors' test stride
+  clip_output: bool = True           # clip inference outputs to [0, 1] (the authors' predictions)
+  test_batch: int = 32               # patches per forward pass at inference (bounds memory); 0 = all
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -218,7 +230,21 @@ class NLRN(nn.Module):
                  for j in _starts(w, pw, self.test_stride)]
       x_all = x
       x = jnp.concatenate([x[:, i:i + ph, j:j + pw] for i, j in corners])  # (P*B, ph, pw, C)
-    out = self._net(x, train)
+    n, cb = x.shape[0], self.test_batch
+    if tiled and 0 < cb < n:
+      # The first chunk creates (init) or reads the parameters; the others run the same net
+      # with them, one chunk at a time (each 43x43 patch holds 1849^2 attention logits).
+      first = self._net(x[:cb], train)
+      rest = jnp.pad(x[cb:], ((0, -(n - cb) % cb), (0, 0), (0, 0), (0, 0)))
+      rest = rest.reshape(-1, cb, *x.shape[1:])
+      plain = self.clone(parent=None, test_patch=None, clip_output=False)  # = self._net
+      variables = self.variables
+      run = lambda xc: plain.apply(variables, xc, train=False)
+      out = jnp.concatenate([first, jax.lax.map(run, rest).reshape(-1, *x.shape[1:])])[:n]
+    else:
+      out = self._net(x, train)
+    if self.clip_output and not train:
+      out = jnp.clip(out, 0.0, 1.0)
     if not tiled:
       return out
     total = jnp.zeros((b, h, w, c), jnp.float32)
