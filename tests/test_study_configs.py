@@ -54,6 +54,33 @@ def test_study_row_loads_and_builds(row):
   assert config.evals, f"{study}:{arg}: a study row scores named eval sets"
 
 
+def test_nlrn_bsd400_is_the_authors_recipe():
+  """nlrn_bsd400 (Ding-Liu/NLRN models/nlrn.py, datasets/denoise.py): 43x43 Train400 patches,
+  batch 16, central-5x5 MSE, Adam 1e-3 halved at 100k..450k of 500k, clip 2.5, σ and profile
+  from the argument, BSD68 at σ as the named eval set; the model is NLRN's defaults."""
+  from enhance_jax.training import losses, optim
+  c = load_config("nlrn_bsd400:sigma=50")
+  assert (c.data.name, c.data.patch_size, c.train.batch_size, c.train.num_steps) == (
+      "train400", 43, 16, 500_000)
+  assert c.data.degrade == "gaussian_noise(sigma=50)" and list(c.evals) == ["bsd68_s50"]
+  assert c.evals.bsd68_s50.data.name == "bsd68" and c.evals.bsd68_s50.data.eval_split == "test"
+  assert (c.loss, c.optimizer.name, c.optimizer.grad_clip_norm) == ("mse_center5", "adam", 2.5)
+  _, lr = optim.build(c.optimizer, c.train.num_steps)
+  got = [float(lr(s)) for s in (0, 99_999, 100_000, 200_000, 300_000, 400_000, 450_000, 499_999)]
+  assert got == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5, 3.125e-5, 3.125e-5])
+  kw = c.model.kwargs
+  assert (kw.window, kw.test_patch, kw.test_stride, kw.clip_output, kw.steps, kw.features) == (
+      None, 43, 7, True, 12, 128)
+  assert load_config("nlrn_bsd400:sigma=15,profile=cpu").train.num_steps < 10
+  # The loss: MSE on rows/cols 19..23 of a 43x43 patch (tf.slice at shape // 2 - 5 // 2).
+  pred = jax.random.uniform(jax.random.PRNGKey(0), (2, 43, 43, 1))
+  target = jax.random.uniform(jax.random.PRNGKey(1), (2, 43, 43, 1))
+  want = jnp.mean((pred[:, 19:24, 19:24] - target[:, 19:24, 19:24]) ** 2)
+  total, _ = losses.build(c.loss)(pred, target)
+  assert float(total) == pytest.approx(float(want), rel=1e-6)
+  assert float(total) != pytest.approx(float(jnp.mean((pred - target) ** 2)), rel=1e-3)
+
+
 def test_studies_have_rows():
   assert set(STUDIES) >= {"ablations", "damage_removal", "denoising", "lowlight", "survey"}
   assert all(any(s == study for s, _ in STUDY_ROWS) for study in STUDIES)

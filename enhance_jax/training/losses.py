@@ -41,6 +41,15 @@ def l2(pred: jax.Array, target: jax.Array) -> jax.Array:
 LOSSES.register("mse")(l2)
 
 
+@register("mse_center5")
+def mse_center5(pred: jax.Array, target: jax.Array, size: int = 5) -> jax.Array:
+  """MSE on the central size x size pixels of each patch (rows/cols from H//2 - size//2):
+  NLRN's training loss (the authors' code, models/nlrn.py), on the unclipped [0, 1] output."""
+  h, w = pred.shape[1], pred.shape[2]
+  i, j = h // 2 - size // 2, w // 2 - size // 2
+  return l2(pred[:, i:i + size, j:j + size], target[:, i:i + size, j:j + size])
+
+
 @register("charbonnier")
 def charbonnier(pred: jax.Array, target: jax.Array, eps: float = 1e-3) -> jax.Array:
   return jnp.mean(jnp.sqrt(jnp.square(pred - target) + eps * eps))

@@ -8,8 +8,10 @@ model: dncnn | nonlocal_cnn | nlrn (trained on Train400 with AWGN σ, L2 loss, A
 scored on BSD68 at σ by config.evals.bsd68_s<σ>) or bm3d (the classical reference,
 baselines/bm3d_bsd68_s25.py, on the same BSD68 inputs). Profiles:
   paper: DnCNN 17 x 64, non-local CNN 17 x 64 (45 px window), NLRN 128 features x 12
-         steps; 200k steps of batch 128 on 40 px patches; all 68 images.
-  cpu:   ~6-layer, 24-channel nets, 400 (DnCNN) / 150 (non-local CNN) / 100 (NLRN)
+         steps with the authors' patch scheme (nlrn_bsd400.py has their whole recipe);
+         200k steps of batch 128 on 40 px patches; all 68 images.
+  cpu:   ~6-layer, 24-channel nets (NLRN with our 15 px non-overlapping windows, an
+         adaptation), 400 (DnCNN) / 150 (non-local CNN) / 100 (NLRN)
          steps of batch 8 (the non-local nets run ~0.5 step/s on 2 loaded cores);
          networks only at σ=25, scored on the first 4 BSD68 images; BM3D on the same
          4 images at σ=25 and the first 2 at σ=15 / 50 (BM3D takes ~40 s of CPU per
@@ -29,8 +31,12 @@ NETS = {
     "dncnn": {"cpu": dict(depth=6, features=24), "paper": dict(depth=17, features=64)},
     "nonlocal_cnn": {"cpu": dict(depth=6, features=24, nl_window=15, nl_inter_channels=12),
                      "paper": dict(depth=17, features=64, nl_window=45)},
-    "nlrn": {"cpu": dict(features=24, steps=3, inter_channels=12, window=15),
-             "paper": dict(features=128, steps=12, inter_channels=64, window=45)},
+    # cpu: our non-overlapping 15 px windows on whole images (an adaptation, not the paper's);
+    # paper: the authors' scheme (NLRN's defaults: global attention in 43 px training
+    # patches, overlapping 43 px test patches every 7 px, averaged).
+    "nlrn": {"cpu": dict(features=24, steps=3, inter_channels=12, window=15, test_patch=None),
+             "paper": dict(features=128, steps=12, inter_channels=64, window=None,
+                           test_patch=43, test_stride=7)},
 }
 PROFILE = {
     "cpu": dict(sigmas=(25,), steps=dict(dncnn=400, nonlocal_cnn=150, nlrn=100), batch=8,
