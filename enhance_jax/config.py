@@ -71,6 +71,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.optimizer.b1 = 0.9
   c.optimizer.b2 = 0.999
   c.optimizer.grad_clip_norm = 1.0   # 0 = off
+  c.optimizer.grad_clip_per_tensor = False  # True: clip each gradient array's norm alone (NLRN)
   c.optimizer.boundaries = (0.5, 0.75)  # schedule "step": x0.5 at these fractions of num_steps
   c.optimizer.momentum = 0.9         # name "sgd" (Nesterov)
 
@@ -142,8 +143,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.gan.perceptual_layers = ("relu5_4",)
   c.gan.optimizer = ml_collections.ConfigDict(dict(  # D's optimizer (keys of c.optimizer)
       name="adam", learning_rate=2e-4, schedule="constant", warmup_steps=0, end_lr_factor=1.0,
-      weight_decay=0.0, b1=0.5, b2=0.999, grad_clip_norm=0.0, boundaries=(0.5, 0.75),
-      momentum=0.9))
+      weight_decay=0.0, b1=0.5, b2=0.999, grad_clip_norm=0.0, grad_clip_per_tensor=False,
+      boundaries=(0.5, 0.75), momentum=0.9))
   return c
 
 

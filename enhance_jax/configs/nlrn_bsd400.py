@@ -13,8 +13,8 @@ datasets/denoise.py; the paper's BSD68 numbers are 31.88 / 29.41 / 26.47 dB at Ï
     flips and 90-degree rotations, AWGN Ïƒ/255 not clipped; batch 16.
   - loss: MSE on the central 5x5 pixels of each patch, [0, 1] scale (`mse_center5`).
   - Adam (1e-3), halved at 100k, 200k, 300k, 400k and 450k of 500k steps (1e-3 ... 3.125e-5).
-  - gradient clipping at norm 2.5. Deviation: the authors clip each gradient tensor's norm
-    alone (tf.clip_by_norm per variable); here the global norm is clipped at 2.5.
+  - gradient clipping: each gradient array's norm alone clipped at 2.5 (tf.clip_by_norm per
+    variable; optimizer.grad_clip_per_tensor).
 Arguments (after ':'): sigma = 15 | 25 | 50; profile = paper | cpu.
 """
 from __future__ import annotations
@@ -52,5 +52,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.optimizer.warmup_steps = 0
   c.optimizer.boundaries = (0.2, 0.4, 0.6, 0.8, 0.9)   # x0.5 at 100k, ..., 450k of 500k
   c.optimizer.grad_clip_norm = 2.5
+  c.optimizer.grad_clip_per_tensor = True
   c.train.checkpoint_every = max(1, min(steps, 20_000))  # the authors save every 20k steps
   return c

@@ -1,6 +1,8 @@
 """Optimizer and learning-rate schedule from `config.optimizer`."""
 from __future__ import annotations
 
+import jax
+import jax.numpy as jnp
 import ml_collections
 import optax
 
@@ -23,9 +25,22 @@ def schedule(cfg: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
   raise ValueError(f"config.optimizer.schedule={cfg.schedule!r}: use constant, warmup_cosine or step.")
 
 
+def clip_each_by_norm(max_norm: float) -> optax.GradientTransformation:
+  """Scales each gradient array on its own to L2 norm <= max_norm (TensorFlow's
+  `tf.clip_by_norm` applied per variable, as NLRN's training code does)."""
+  def update(updates, state, params=None):
+    del params
+    def clip(g):
+      norm = jnp.sqrt(jnp.sum(jnp.square(g)))
+      return g * jnp.minimum(1.0, max_norm / jnp.maximum(norm, 1e-30))
+    return jax.tree.map(clip, updates), state
+  return optax.GradientTransformation(lambda params: optax.EmptyState(), update)
+
+
 def build(cfg: ml_collections.ConfigDict, num_steps: int
           ) -> tuple[optax.GradientTransformation, optax.Schedule]:
-  """`(tx, lr_schedule)`: optional global-norm clipping, then adam/adamw/sgd."""
+  """`(tx, lr_schedule)`: optional clipping (of the global norm, or with
+  `grad_clip_per_tensor` of each array's norm), then adam/adamw/sgd."""
   lr = schedule(cfg, num_steps)
   name = cfg.name
   if name == "adam":
@@ -37,7 +52,9 @@ def build(cfg: ml_collections.ConfigDict, num_steps: int
   else:
     raise ValueError(f"config.optimizer.name={name!r}: use adam, adamw or sgd.")
   parts = []
-  if cfg.grad_clip_norm:
+  if cfg.grad_clip_norm and cfg.grad_clip_per_tensor:
+    parts.append(clip_each_by_norm(cfg.grad_clip_norm))
+  elif cfg.grad_clip_norm:
     parts.append(optax.clip_by_global_norm(cfg.grad_clip_norm))
   if name == "adam" and cfg.weight_decay:
     parts.append(optax.add_decayed_weights(cfg.weight_decay))
