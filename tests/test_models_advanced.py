@@ -299,9 +299,9 @@ def test_nlrn_authors_scheme_has_no_tile_seams():
   1.4-1.7, window=45 15-27."""
   yy, xx = np.mgrid[0:100, 0:100] / 99.0
   rng = np.random.default_rng(0)
-  texture = np.fft.ifft2(np.fft.fft2(rng.normal(size=(100, 100)))
-                         * np.exp(-(np.fft.fftfreq(100)[:, None] ** 2
-                                    + np.fft.fftfreq(100)[None] ** 2) * (2 * np.pi * 4) ** 2 / 2)).real
+  f2 = np.fft.fftfreq(100)[:, None] ** 2 + np.fft.fftfreq(100)[None] ** 2
+  blur = np.exp(-f2 * (2 * np.pi * 4) ** 2 / 2)  # Gaussian of sigma 4 px
+  texture = np.fft.ifft2(np.fft.fft2(rng.normal(size=(100, 100))) * blur).real
   x = jnp.asarray(0.2 + 0.3 * (xx + yy) + 0.02 * texture / texture.std(),
                   jnp.float32)[None, :, :, None]
   kw = dict(features=8, steps=2, inter_channels=4, clip_output=False)

@@ -69,7 +69,8 @@ def test_nlrn_bsd400_is_the_authors_recipe():
   # Each array clipped alone: norms 5 -> 2.5 and 1 -> 1 (a global clip would scale both).
   grads = {"a": jnp.array([3.0, 4.0]), "b": jnp.array([1.0, 0.0])}
   clipped, _ = optim.clip_each_by_norm(2.5).update(grads, None)
-  assert jnp.allclose(clipped["a"], jnp.array([1.5, 2.0])) and jnp.allclose(clipped["b"], grads["b"])
+  assert jnp.allclose(clipped["a"], jnp.array([1.5, 2.0]))
+  assert jnp.allclose(clipped["b"], grads["b"])
   _, lr = optim.build(c.optimizer, c.train.num_steps)
   got = [float(lr(s)) for s in (0, 99_999, 100_000, 200_000, 300_000, 400_000, 450_000, 499_999)]
   assert got == pytest.approx([1e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5, 3.125e-5, 3.125e-5])

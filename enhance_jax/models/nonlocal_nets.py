@@ -179,22 +179,23 @@ class NLRN(nn.Module):
   then norm-act-conv3x3 to C, added to x (residual learning of the noise).
   The non-local block (theta/phi to `inter_channels`, g straight to `features`
   zero-initialised, no W) and the convs are shared across steps; the norm
-  layers are not (as in the authors' TensorFlow code). Correlation propagation:
-  the pre-softmax logits of step t-1 are added to those of step t, as in the
-  paper (`propagate_corr=False` disables it; the authors' released code has
-  pretrained models of both kinds).
+  layers are not (as in the authors' TensorFlow code). Correlation propagation
+  (the paper's): the pre-softmax logits of step t-1 are added to those of step
+  t (`propagate_corr=False` disables it; the released code's block does not add
+  them, its README lists pretrained models with and without).
 
   Defaults = the authors' scheme (Ding-Liu/NLRN, models/nlrn.py and
   datasets/denoise.py): 128 features, 12 steps, 64 inter channels; training
   (`train=True`) on 43x43 patches with attention over the whole patch
-  (`window=None`); inference (`train=False`) cuts the image into overlapping
-  `test_patch` x `test_patch` = 43x43 patches every `test_stride` = 7 pixels
-  (the last one flush with the border), runs the net on all of them as one
-  batch (`test_batch` patches per forward pass) and averages the overlapping
-  outputs: no window borders, hence no seams. An image no larger than test_patch is run whole. `clip_output`
-  (default True) clips each inference output to [0, 1] before averaging, as
-  the authors' exported predictions (`tf.clip_by_value(net, 0, 1)`); the
-  training output, on which their loss is taken, is never clipped.
+  (`window=None`; the code's q x q field branch is switched off); inference
+  (`train=False`) cuts the image into overlapping `test_patch` x `test_patch`
+  = 43x43 patches every `test_stride` = 7 pixels (the last one flush with the
+  border), runs the net on them (`test_batch` patches per forward pass; the
+  authors run one at a time) and averages the overlapping outputs: no window
+  borders, hence no seams. An image no larger than test_patch is run whole.
+  `clip_output` (default True) clips each inference output to [0, 1] before
+  averaging, as the authors' exported predictions (`tf.clip_by_value(net, 0,
+  1)`); the training output, on which their loss is taken, is never clipped.
   `test_patch=None` runs the whole image at once (memory O((HW)^2)).
 
   `window=q` (ours, not the paper's; an adaptation): attention restricted to
@@ -216,7 +217,7 @@ class NLRN(nn.Module):
   test_patch: int | None = 43        # the authors' training and test patch side
   test_stride: int = 7               # the authors' test stride
   clip_output: bool = True           # clip inference outputs to [0, 1] (the authors' predictions)
-  test_batch: int = 32               # patches per forward pass at inference (bounds memory); 0 = all
+  test_batch: int = 32               # patches per inference forward pass (memory); 0 = all
   dtype: Any = jnp.float32
 
   @nn.compact
