@@ -68,8 +68,19 @@ def _parse_flags(argv: list[str]) -> list[str]:
 
 
 def run(main) -> None:
-  """`app.run(main)` with the override-aware flag parser."""
-  app.run(main, flags_parser=_parse_flags)
+  """Runs an entry point's `main()` (no arguments) under absl with the override-aware flag
+  parser: no positional arguments, logs at WARNING unless --verbosity, and a user's mistake
+  (USER_ERRORS) as one `error:` line and exit status 1."""
+
+  def wrapped(argv):
+    no_positional(argv)
+    quiet_logs()
+    try:
+      main()
+    except USER_ERRORS as e:
+      fail(e)
+
+  app.run(wrapped, flags_parser=_parse_flags)
 
 
 def config_spec() -> str | None:

@@ -46,38 +46,33 @@ _ENSEMBLE = flags.DEFINE_bool("self_ensemble", None, "Average the outputs of the
                               "the config's eval.self_ensemble.")
 
 
-def main(argv):
-  cli.no_positional(argv)
-  cli.quiet_logs()
+def main():
   from enhance_jax.data import imageio
   from enhance_jax.training import components, logs
-  try:
-    check_tiling(_TILE.value, _OVERLAP.value, _BATCH.value)
-    pairs = plan_outputs(_INPUT.value, _OUTPUT.value)  # refuses to overwrite an input
-    config = cli.config(_WORKDIR.value)
-    model = components.model(config)
-    variables, where = components.load_inference_variables(config, model, _WORKDIR.value,
-                                                           use_ema=config.eval.use_ema)
-    preprocess = config_preprocess(config) if _PREPROCESS.value is None else _PREPROCESS.value
-    noise = config_noise_level(config) if _NOISE.value is None else _NOISE.value
-    enhancer = Enhancer(model, variables, config.data.channels, _TILE.value, _OVERLAP.value,
-                        _BATCH.value, noise, preprocess,
-                        config.eval.self_ensemble if _ENSEMBLE.value is None else _ENSEMBLE.value)
-    if preprocess:
-      print(f"preprocess: {preprocess}")
-    if enhancer.takes_noise_level:
-      print(f"noise level: sigma {noise:g}")
-    for a, _ in pairs:  # every input decodes before any output is written
-      imageio.read_image(a, channels=None, keep_16bit=True)
-    ticker = logs.Ticker("enhance", len(pairs))
-    for i, (a, b) in enumerate(pairs):
-      enhance_file(enhancer, a, b, on_tiles=lambda done, total, i=i, a=a: ticker.update(
-          i + done / total, f"{a.name}: tile {done}/{total}"))
-      print(f"{a} -> {b}")
-    ticker.finish()
-    print(f"weights: {where}")
-  except cli.USER_ERRORS as e:
-    cli.fail(e)
+  check_tiling(_TILE.value, _OVERLAP.value, _BATCH.value)
+  pairs = plan_outputs(_INPUT.value, _OUTPUT.value)  # refuses to overwrite an input
+  config = cli.config(_WORKDIR.value)
+  model = components.model(config)
+  variables, where = components.load_inference_variables(config, model, _WORKDIR.value,
+                                                         use_ema=config.eval.use_ema)
+  preprocess = config_preprocess(config) if _PREPROCESS.value is None else _PREPROCESS.value
+  noise = config_noise_level(config) if _NOISE.value is None else _NOISE.value
+  enhancer = Enhancer(model, variables, config.data.channels, _TILE.value, _OVERLAP.value,
+                      _BATCH.value, noise, preprocess,
+                      config.eval.self_ensemble if _ENSEMBLE.value is None else _ENSEMBLE.value)
+  if preprocess:
+    print(f"preprocess: {preprocess}")
+  if enhancer.takes_noise_level:
+    print(f"noise level: sigma {noise:g}")
+  for a, _ in pairs:  # every input decodes before any output is written
+    imageio.read_image(a, channels=None, keep_16bit=True)
+  ticker = logs.Ticker("enhance", len(pairs))
+  for i, (a, b) in enumerate(pairs):
+    enhance_file(enhancer, a, b, on_tiles=lambda done, total, i=i, a=a: ticker.update(
+        i + done / total, f"{a.name}: tile {done}/{total}"))
+    print(f"{a} -> {b}")
+  ticker.finish()
+  print(f"weights: {where}")
 
 
 if __name__ == "__main__":

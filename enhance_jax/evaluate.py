@@ -30,19 +30,14 @@ _ENSEMBLE = flags.DEFINE_bool("self_ensemble", None, "x8 test-time self-ensemble
                               "averaged in the eval step): sets config.eval.self_ensemble.")
 
 
-def main(argv):
-  cli.no_positional(argv)
-  cli.quiet_logs()
-  try:
-    distributed.initialize()
-    config = cli.config(_WORKDIR.value)
-    if _ENSEMBLE.value is not None:
-      config.eval.self_ensemble = _ENSEMBLE.value
-    from enhance_jax import api
-    api.evaluate(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value, evals=_EVAL.value,
-                 output_dir=_OUTPUT_DIR.value)
-  except cli.USER_ERRORS as e:
-    cli.fail(e)
+def main():
+  distributed.initialize()
+  config = cli.config(_WORKDIR.value)
+  if _ENSEMBLE.value is not None:
+    config.eval.self_ensemble = _ENSEMBLE.value
+  from enhance_jax import api
+  api.evaluate(config, _WORKDIR.value, _OUTPUT_JSON.value, _SPLIT.value, evals=_EVAL.value,
+               output_dir=_OUTPUT_DIR.value)
 
 
 if __name__ == "__main__":

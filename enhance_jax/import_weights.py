@@ -47,9 +47,7 @@ def run(models: list[str], source_dir: str | os.PathLike | None,
   return written
 
 
-def main(argv):
-  cli.no_positional(argv)
-  cli.quiet_logs()
+def main():
   from enhance_jax.weights import importers  # pylint: disable=g-import-not-at-top
   if FLAGS.list:
     for name in importers.names():
@@ -59,14 +57,11 @@ def main(argv):
   if FLAGS.config:
     if FLAGS.model or FLAGS.output_dir:
       cli.usage_error("--config names the model and where it goes; drop --model/--output_dir")
-    try:
-      target = Path(cli.config().init_checkpoint)
-      if target.name not in importers.PRETRAINED:
-        raise ValueError(f"--config={FLAGS.config}: its init_checkpoint {str(target)!r} does not "
-                         f"end in an importable model name; known: {', '.join(importers.names())}.")
-      written = run([target.name], FLAGS.source_dir, target.parent)
-    except cli.USER_ERRORS as e:
-      cli.fail(e)
+    target = Path(cli.config().init_checkpoint)
+    if target.name not in importers.PRETRAINED:
+      raise ValueError(f"--config={FLAGS.config}: its init_checkpoint {str(target)!r} does not "
+                       f"end in an importable model name; known: {', '.join(importers.names())}.")
+    written = run([target.name], FLAGS.source_dir, target.parent)
     for path in written:
       print(f"wrote {path}")
     return
@@ -80,10 +75,7 @@ def main(argv):
     cli.usage_error(f"--model: unknown model(s) {', '.join(unknown)}; "
                     f"known: {', '.join(importers.names())}")
   output_dir = FLAGS.output_dir or default_output_dir()
-  try:
-    written = run(models, FLAGS.source_dir, output_dir)
-  except cli.USER_ERRORS as e:
-    cli.fail(e)
+  written = run(models, FLAGS.source_dir, output_dir)
   for path in written:
     print(f"wrote {path}")
 

@@ -35,9 +35,7 @@ flags.DEFINE_integer("size", 256, "With --model: image height and width for the 
 flags.DEFINE_integer("channels", 3, "With --model: image channels for the FLOP count.")
 
 
-def main(argv):
-  cli.quiet_logs()
-  cli.no_positional(argv)
+def main():
   chosen = [s for s in catalog.SECTIONS if FLAGS[s].value]
   if not FLAGS.model and FLAGS["channels"].present:
     cli.usage_error("--channels goes with --model=NAME")
@@ -45,19 +43,16 @@ def main(argv):
     cli.usage_error("--size goes with --model=NAME or --config=SPEC")
   if FLAGS.model and FLAGS.config:
     cli.usage_error("give --model=NAME or --config=SPEC, not both")
-  try:
-    if FLAGS.config:
-      text = "\n".join([catalog.backend_line()] + _config_report(cli.config()))
-    elif FLAGS.model:
-      lines = [catalog.backend_line()]
-      lines += catalog.model_report(FLAGS.model, FLAGS.size, FLAGS.channels)
-      if chosen:
-        lines += ["", catalog.report(chosen, header=False)]
-      text = "\n".join(lines)
-    else:
-      text = catalog.report(chosen or catalog.SECTIONS)
-  except cli.USER_ERRORS as e:
-    cli.fail(e)
+  if FLAGS.config:
+    text = "\n".join([catalog.backend_line()] + _config_report(cli.config()))
+  elif FLAGS.model:
+    lines = [catalog.backend_line()]
+    lines += catalog.model_report(FLAGS.model, FLAGS.size, FLAGS.channels)
+    if chosen:
+      lines += ["", catalog.report(chosen, header=False)]
+    text = "\n".join(lines)
+  else:
+    text = catalog.report(chosen or catalog.SECTIONS)
   try:
     print(text, flush=True)
   except BrokenPipeError:  # the reader stopped early (`| head`): no traceback

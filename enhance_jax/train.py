@@ -19,17 +19,12 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where the run writes everything
                                "(default: ./workdir/<config name>).")
 
 
-def main(argv):
-  cli.no_positional(argv)
-  cli.quiet_logs()
-  try:
-    distributed.initialize()
-    workdir = _WORKDIR.value or str(Path("workdir") / cli.config_name())
-    config = cli.config(workdir)
-    from enhance_jax import api  # after jax.distributed is set up
-    api.train(config, workdir)
-  except cli.USER_ERRORS as e:
-    cli.fail(e)
+def main():
+  distributed.initialize()
+  workdir = _WORKDIR.value or str(Path("workdir") / cli.config_name())
+  config = cli.config(workdir)
+  from enhance_jax import api  # after jax.distributed is set up
+  api.train(config, workdir)
 
 
 if __name__ == "__main__":
