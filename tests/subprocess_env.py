@@ -6,6 +6,8 @@ and a persistent compilation cache shared by those subprocesses, so each run com
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,3 +25,14 @@ def subprocess_env(persist_all: bool = False) -> dict:
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
     env.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
   return env
+
+
+def run_entry_point(module: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+  """`python -m enhance_jax.<module> ARGS` on one CPU device; raises on a non-zero exit when
+  `check`, showing its output."""
+  env = dict(subprocess_env(), XLA_FLAGS="--xla_force_host_platform_device_count=1")
+  proc = subprocess.run([sys.executable, "-m", f"enhance_jax.{module}", *args],
+                        capture_output=True, text=True, env=env, timeout=600)
+  if check and proc.returncode:
+    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+  return proc

@@ -1,8 +1,5 @@
 """`enhance` follows the config (SR scale and input preparation, FFDNet's noise level), `--config`
 in every entry point's --help, and test-time x8 self-ensemble."""
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -14,15 +11,9 @@ from PIL import Image
 from enhance_jax import config as config_lib
 from enhance_jax import inference, models
 from enhance_jax.training import components
+from subprocess_env import run_entry_point
 
 
-def _run(module, *args, check=True):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
-  proc = subprocess.run([sys.executable, "-m", f"enhance_jax.{module}", *args],
-                        capture_output=True, text=True, env=env, timeout=600)
-  if check and proc.returncode:
-    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-  return proc
 
 
 def _weights(tmp_path: Path, spec: str) -> str:
@@ -62,7 +53,7 @@ def test_preparation_and_noise_level_from_config():
 def test_srcnn_x3_config_writes_3x(tmp_path):
   src = _image(tmp_path / "a.png", (20, 17, 3))
   weights = _weights(tmp_path, "pretrained/srcnn_955_x3")
-  proc = _run("enhance", "--config=pretrained/srcnn_955_x3", f"--config.init_checkpoint={weights}",
+  proc = run_entry_point("enhance", "--config=pretrained/srcnn_955_x3", f"--config.init_checkpoint={weights}",
               f"--input={src}", f"--output={tmp_path / 'b.png'}")
   assert "preprocess: bicubic_up(scale=3)" in proc.stdout
   assert "enhance: 1 images in " in proc.stderr  # not a terminal: the one summary line
@@ -73,12 +64,12 @@ def test_srcnn_x3_config_writes_3x(tmp_path):
 def test_ffdnet_enhance_needs_no_noise_level(tmp_path):
   src = _image(tmp_path / "g.png", (24, 20), "L")
   weights = _weights(tmp_path, "pretrained/ffdnet_gray")
-  out = _run("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
+  out = run_entry_point("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
              f"--input={src}", f"--output={tmp_path / 'o.png'}").stdout
   assert "noise level: sigma 25" in out
   with Image.open(tmp_path / "o.png") as im:
     assert im.size == (20, 24)
-  out = _run("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
+  out = run_entry_point("enhance", "--config=pretrained/ffdnet_gray", f"--config.init_checkpoint={weights}",
              "--noise_level=10", f"--input={src}", f"--output={tmp_path / 'o10.png'}").stdout
   assert "noise level: sigma 10" in out
   a, b = (np.asarray(Image.open(tmp_path / n), np.float32) for n in ("o.png", "o10.png"))
@@ -87,7 +78,7 @@ def test_ffdnet_enhance_needs_no_noise_level(tmp_path):
 
 @pytest.mark.parametrize("module", ["train", "evaluate", "enhance", "import_weights", "info"])
 def test_config_flag_in_help(module):
-  out = _run(module, "--help", check=False).stdout  # absl's --help exits with status 1
+  out = run_entry_point(module, "--help", check=False).stdout  # absl's --help exits with status 1
   assert "--config:" in out, out[-2000:]
 
 

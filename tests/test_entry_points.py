@@ -1,8 +1,5 @@
 """The absl entry points end to end: train -> evaluate -> enhance, and tiling."""
 import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -11,6 +8,7 @@ from PIL import Image
 
 from enhance_jax import inference, models
 from enhance_jax.data import imageio
+from subprocess_env import run_entry_point
 
 TINY = ["--config.model.kwargs.features=4", "--config.model.kwargs.depth=2",
         "--config.data.patch_size=32", "--config.train.batch_size=4",
@@ -19,18 +17,11 @@ TINY = ["--config.model.kwargs.features=4", "--config.model.kwargs.depth=2",
         "--config.eval.grid_images=1"]
 
 
-def _run(module, *args, check=True):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=1")
-  proc = subprocess.run([sys.executable, "-m", f"enhance_jax.{module}", *args],
-                        capture_output=True, text=True, env=env, timeout=600)
-  if check and proc.returncode:
-    raise AssertionError(f"{module} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-  return proc
 
 
 def test_train_evaluate_enhance(tmp_path):
   wd = tmp_path / "run"
-  out = _run("train", f"--workdir={wd}", *TINY).stdout
+  out = run_entry_point("train", f"--workdir={wd}", *TINY).stdout
   assert "step 4/4" in out and "eval_grid.png" in out
   for name in ("metrics.jsonl", "eval_metrics.json", "eval_grid.png", "config.json",
                "run_info.json"):
@@ -43,7 +34,7 @@ def test_train_evaluate_enhance(tmp_path):
 
   report = tmp_path / "report.json"
   run_files = {n: (wd / n).read_bytes() for n in ("eval_metrics.json", "eval_grid.png")}
-  _run("evaluate", f"--workdir={wd}", f"--output_json={report}")
+  run_entry_point("evaluate", f"--workdir={wd}", f"--output_json={report}")
   assert {n: (wd / n).read_bytes() for n in run_files} == run_files  # the run's own are kept
   own = json.loads((wd / "eval" / "eval" / "eval_metrics.json").read_text())["eval"]
   assert (wd / "eval" / "eval" / "eval_grid.png").is_file()
@@ -54,7 +45,7 @@ def test_train_evaluate_enhance(tmp_path):
 
   img = np.random.default_rng(0).integers(0, 255, (70, 90, 4), dtype=np.uint8)
   Image.fromarray(img, "RGBA").save(tmp_path / "in.png")
-  _run("enhance", f"--workdir={wd}", f"--input={tmp_path / 'in.png'}",
+  run_entry_point("enhance", f"--workdir={wd}", f"--input={tmp_path / 'in.png'}",
        f"--output={tmp_path / 'out.png'}", "--tile=48", "--overlap=8")
   with Image.open(tmp_path / "out.png") as res:
     assert res.mode == "RGBA" and res.size == (90, 70)
@@ -64,7 +55,7 @@ def test_train_evaluate_enhance(tmp_path):
 def test_enhance_rejects_corrupt_file(tmp_path):
   bad = tmp_path / "bad.png"
   bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
-  proc = _run("enhance", "--workdir=/nonexistent", f"--input={bad}",
+  proc = run_entry_point("enhance", "--workdir=/nonexistent", f"--input={bad}",
               f"--output={tmp_path / 'o.png'}", check=False)
   assert proc.returncode != 0
   assert not (tmp_path / "o.png").exists()
