@@ -104,7 +104,7 @@ def test_grad_of_grad_matches_lax(config, xla_parts):
   n, hw, c, o, kernel, strides, padding, dilation = config
   x, k = _operands(n, hw, c, o, kernel, seed=1)
   spec = _spec(x.shape, k.shape, strides, padding, dilation)._replace(
-      xla_forward=xla_parts, xla_weight_grad=xla_parts)
+      xla_forward=xla_parts, xla_weight_grad=xla_parts, xla_input_grad=xla_parts)
 
   def second(conv):
     inner = lambda x, k: jnp.sum(jnp.sin(conv(x, k)))
@@ -165,7 +165,7 @@ def test_models_convolution_uses_onednn_on_cpu_only(monkeypatch):
   and the oneDNN call is in the CPU lowering only; GPU/TPU lowerings keep lax's convolution."""
   monkeypatch.setattr(convolution, "use_onednn", True)
   assert convolution.backend() == "onednn"
-  x = jax.random.normal(jax.random.key(4), (2, 5, 6, 3))
+  x = jax.random.normal(jax.random.key(4), (4, 8, 8, 3))  # every part on oneDNN (_xla_parts)
   for ours, ref in ((convolution.Conv(4, (3, 3), padding="SAME"), nn.Conv(4, (3, 3), padding="SAME")),
                     (convolution.ConvTranspose(4, (3, 3), (2, 2)), nn.ConvTranspose(4, (3, 3), (2, 2)))):
     params = ref.init(jax.random.key(5), x)

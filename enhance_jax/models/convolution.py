@@ -119,10 +119,14 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
 
 def _xla_parts(lhs_shape, rhs_shape) -> dict[str, bool]:
   """Which parts of a oneDNN convolution stay on XLA's kernels, where those were faster here
-  (BENCHMARKS.md, per layer): the forward and weight gradient of a convolution to one
-  channel (the DnCNN, SRCNN and U-Net tails)."""
-  single = rhs_shape[3] == 1
-  return {"xla_forward": single, "xla_weight_grad": single}
+  (BENCHMARKS.md, experiments/benchmarks/onednn_layers.py): the forward and weight gradient
+  of a convolution to one channel (the DnCNN and SRCNN tails), the input gradient of one from
+  one channel (heads; unused in training), and the weight gradient where the weights exceed a
+  quarter of the input (the extension cannot split those over XLA's threads)."""
+  to_one, from_one = rhs_shape[3] == 1, rhs_shape[2] == 1
+  big_weights = 4 * math.prod(rhs_shape) > math.prod(lhs_shape)
+  return {"xla_forward": to_one, "xla_weight_grad": to_one or big_weights,
+          "xla_input_grad": from_one}
 
 
 def _dot(a, b, precision, preferred_element_type):

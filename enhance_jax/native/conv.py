@@ -28,10 +28,11 @@ class Spec(NamedTuple):
   dilation: tuple[int, int]  # rhs_dilation, >= 1
   in_hw: tuple[int, int]  # H, W of x
   kernel_hw: tuple[int, int]  # KH, KW of w
-  # The forward / weight gradient on XLA's kernel (lax) instead of oneDNN's, where that one
-  # is slower (the input gradient always runs on oneDNN).
+  # The forward / input gradient / weight gradient on XLA's kernel (lax) instead of oneDNN's,
+  # where that one is slower (models.convolution decides per shape).
   xla_forward: bool = False
   xla_weight_grad: bool = False
+  xla_input_grad: bool = False
 
 
 def available() -> bool:
@@ -109,13 +110,21 @@ def _weight_grad(x, dy, spec: Spec, w_dtype):
   return jax.vjp(lambda w: _lax_conv(x, w, spec), w)[1](dy)[0]
 
 
+def _input_grad(dy, w, spec: Spec):
+  """conv_input_grad, or XLA's input gradient where `spec.xla_input_grad`."""
+  if not spec.xla_input_grad:
+    return conv_input_grad(dy, w, spec)
+  x = jnp.zeros((dy.shape[0], *spec.in_hw, w.shape[2]), dy.dtype)  # only its shape is used
+  return jax.vjp(lambda x: _lax_conv(x, w, spec), x)[1](dy)[0]
+
+
 def _conv_fwd(x, w, spec):
   return conv(x, w, spec), (x, w)
 
 
 def _conv_bwd(spec, res, g):
   x, w = res
-  return conv_input_grad(g, w, spec), _weight_grad(x, g, spec, w.dtype)
+  return _input_grad(g, w, spec), _weight_grad(x, g, spec, w.dtype)
 
 
 def _input_grad_fwd(dy, w, spec):
@@ -133,7 +142,7 @@ def _weight_grad_fwd(x, dy, spec):
 
 def _weight_grad_bwd(spec, res, c):  # c: cotangent of dw, shaped like w
   x, dy = res
-  return conv_input_grad(dy, c, spec), conv(x, c, spec)
+  return _input_grad(dy, c, spec), conv(x, c, spec)
 
 
 conv.defvjp(_conv_fwd, _conv_bwd)
