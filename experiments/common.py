@@ -175,23 +175,54 @@ def ensure_weights(checkpoint: str | Path) -> None:
 def train_row(study: str, arg: str) -> Row:
   """Trains one learned row through `api.train` in <workdir>/<row>, or reuses a finished run
   of the same config there. The row's numbers are the run's eval_metrics.json, which
-  `python -m enhance_jax.train --config=studies/<study>:<arg> --workdir=W` writes alone."""
+  `python -m enhance_jax.train --config=studies/<study>:<arg> --workdir=W` writes alone.
+  A finished run whose config differs only in evaluation keys (`eval.*`, `evals.*`, e.g.
+  LPIPS added) is re-scored under the row's config (`rescore`), not retrained; any other
+  difference is refused."""
   from enhance_jax import api
   from enhance_jax import config as config_lib
   config = load(study, arg)
   run_dir = workdir(study) / row_dir(arg)
   spec = f"studies/{study}:{row_arg(arg)}"
   saved = config_lib.load_run_config(run_dir) if (run_dir / "config.json").is_file() else None
-  if saved is not None and config_lib.diff(saved, config):
-    keys = ", ".join(config_lib.diff(saved, config)[:5])
+  differs = config_lib.diff(saved, config) if saved is not None else []
+  metrics = run_dir / "eval_metrics.json"
+  finished = saved is not None and _finished(metrics, int(config.train.num_steps))
+  if differs and not (finished and all(_is_eval_key(k) for k in differs)):
+    keys = ", ".join(differs[:5])
     raise ValueError(f"{run_dir} holds a run of another config (differs in {keys}); delete it "
                      "or pass another --workdir.")
-  metrics = run_dir / "eval_metrics.json"
-  if not (saved is not None and _finished(metrics, int(config.train.num_steps))):
+  if not finished:
     api.train(config, run_dir)
+  results = (rescore(config, run_dir) if differs else json.loads(metrics.read_text()))
   return Row(study, arg, config, run_dir,
              f"python -m enhance_jax.train --config={spec} --workdir={_shown(run_dir)}",
-             json.loads(metrics.read_text()), train_seconds(run_dir / "metrics.jsonl"))
+             results, train_seconds(run_dir / "metrics.jsonl"))
+
+
+def _is_eval_key(key: str) -> bool:
+  """An evaluation-only config key (`eval.*`, `evals.*`): it changes the scores, not the run."""
+  return key.split(".", 1)[0] in ("eval", "evals")
+
+
+def rescore(config, run_dir: Path) -> dict:
+  """{set name: result} of the finished run in `run_dir` scored under `config`'s evaluation
+  keys (the run was trained with the same config but other `eval.*`/`evals.*`): `api.evaluate`
+  of its final checkpoint into <run_dir>/study_eval/ (eval.json, the config it was scored
+  under in study_config.json; reused while that config is the same). The training run's own
+  files are left as they are. Training this config on a fresh workdir evaluates at the last
+  step with the same weights, so gives the same numbers."""
+  from enhance_jax import api
+  from enhance_jax.training import logs
+  folder = run_dir / "study_eval"
+  out, key = folder / "eval.json", folder / "study_config.json"
+  text = config.to_json_best_effort(sort_keys=True)
+  if out.is_file() and key.is_file() and key.read_text() == text:
+    return json.loads(out.read_text())
+  results = api.evaluate(config, workdir=str(run_dir), output_json=str(out),
+                         output_dir=str(folder))
+  logs.write_text(key, text)
+  return results
 
 
 def _finished(metrics: Path, num_steps: int) -> bool:

@@ -235,3 +235,38 @@ def test_study_script_refuses_a_workdir_of_another_config(tmp_path):
   assert "model.kwargs.residual" in last
   assert (row / "config.json").read_bytes() == before
   assert not (tmp_path / "res" / "ablations.md").exists()
+
+
+def test_train_row_rescores_a_finished_run_when_only_eval_keys_differ(tmp_path, monkeypatch,
+                                                                     tiny_config):
+  """A finished run whose config differs only in eval.* / evals.* is re-scored, not retrained
+  (same weights: same PSNR, plus the new metric); any other difference is still refused."""
+  from experiments import common
+  from enhance_jax import api
+  c = tiny_config
+  c.train.num_steps, c.train.eval_every, c.train.checkpoint_every = 2, 2, 2
+  c.data.max_eval_images = 2
+  configs = {"row": c}
+  monkeypatch.setattr(common, "load", lambda study, arg: configs["row"])
+  monkeypatch.setattr(common, "workdir", lambda study: tmp_path)
+  monkeypatch.setattr(common, "profile", lambda: "cpu")
+  first = common.train_row("tiny", "x=1")
+  name = next(iter(first.results))
+  assert "ssim_accuracy" not in first.results[name]
+
+  def no_training(*a, **k):
+    raise AssertionError("retrained")
+  monkeypatch.setattr(api, "train", no_training)
+  rescored = c.copy_and_resolve_references()
+  rescored.eval.ssim_threshold = 0.01
+  configs["row"] = rescored
+  again = common.train_row("tiny", "x=1")
+  assert again.command == first.command and again.command.startswith("python -m enhance_jax.train")
+  assert again.results[name]["psnr"] == pytest.approx(first.results[name]["psnr"], abs=1e-4)
+  assert again.results[name]["ssim_accuracy"] == 1.0
+  assert (tmp_path / "x-1" / "study_eval" / "eval.json").is_file()
+  other = rescored.copy_and_resolve_references()
+  other.optimizer.learning_rate = 0.5
+  configs["row"] = other
+  with pytest.raises(ValueError, match="holds a run of another config.*optimizer.learning_rate"):
+    common.train_row("tiny", "x=1")
