@@ -153,9 +153,16 @@ def evaluate(eval_fn, variables, batches: list[pipeline.EvalBatch], mesh, seed: 
         if k in metrics:
           per_image[-1][k.replace("psnr", "mse")] = float(10.0 ** (-float(metrics[k][i]) / 10.0))
     if lpips_model is not None and real:  # on the clipped float output, as FID
-      d = np.asarray(lpips_model(np.asarray(_gather(out))[:real], eb.batch["target"][:real]))
+      target = eb.batch["target"][:real]
+      d = np.asarray(lpips_model(np.asarray(_gather(out))[:real], target))
+      x = np.clip(np.asarray(_gather(inp))[:real], 0.0, 1.0)
+      if x.shape[-1] == 1 and target.shape[-1] == 3:  # a gray input as RGB (R = G = B)
+        x = np.repeat(x, 3, axis=-1)
+      d_in = (np.asarray(lpips_model(x, target)) if x.shape == target.shape else None)
       for i in range(real):
         per_image[len(per_image) - real + i]["lpips"] = float(d[i])
+        if d_in is not None:
+          per_image[len(per_image) - real + i]["input_lpips"] = float(d_in[i])
     if fid_stats is not None:
       for j, images in enumerate((np.asarray(_gather(out))[:real], eb.batch["target"][:real])):
         images = np.repeat(images, 3, -1) if images.shape[-1] == 1 else images
