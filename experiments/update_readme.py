@@ -48,7 +48,16 @@ STUDIES = [
          "for JPEG qualities 95 down to 5 on a real image, with a bar chart.", choices=""),
     dict(name="Survey methods table", stem="survey_methods", script="survey_methods.py",
          reproduces="Table 1 of survey_denoising_sr_contrast_ablations.txt: bilateral, wavelet, "
-         "bicubic SR, CNN denoising, GAN SR; PSNR and SSIM on BSD68 sigma 25 and Set5 x4.", choices=""),
+         "bicubic SR, CNN denoising, GAN SR; PSNR, SSIM and LPIPS-alex on BSD68 sigma 25 and Set5 "
+         "x4.", choices=""),
+    dict(name="Colorization", stem="colorization", script="colorization.py",
+         reproduces="colorization_gan_unet.txt: a conditional GAN (U-Net generator with a dilated "
+         "bottleneck, G once / D twice per iteration, soft and noisy labels) colorizes gray "
+         "images; PSNR, SSIM, LPIPS-alex and the study's SSIM accuracy (share of images with "
+         "SSIM > 0.9), beside the gray input itself.",
+         choices="BSDS500 train/test stand in for the study's 10,000-image ImageNet subset (not "
+         "in the shared data); L1 + 0.01 x adversarial (pix2pix's 100:1); LPIPS-alex added to "
+         "the study's MSE/SSIM/FID (FID needs Inception weights from a file, none shipped)."),
     dict(name="Ablations", stem="ablations", script="ablations.py",
          reproduces="The survey's ablations on one denoiser: no skips, no normalization, "
          "ReLU / LeakyReLU / sigmoid, MSE / SSIM / perceptual loss; delta PSNR/SSIM.", choices=""),
