@@ -68,7 +68,10 @@ def main():
       f"`{c.gan.disc.name}` features {tuple(c.gan.disc.kwargs.features)}; "
       f"{c.train.num_steps} steps of batch {c.train.batch_size} on {c.data.patch_size} px "
       f"patches of `{c.data.name}` {c.data.train_split}; loss {c.loss} + {c.gan.adv_weight} x "
-      f"{c.gan.loss} adversarial. Test: `{c.evals[SET].data.name}` "
+      f"{c.gan.loss} adversarial; "
+      + (f"G's EMA (decay {c.train.ema_decay:g}) scored. " if c.eval.use_ema and c.train.ema_decay
+         else "raw G scored. ")
+      + f"Test: `{c.evals[SET].data.name}` "
       f"{c.evals[SET].data.eval_split}, centre crops of at most "
       f"{c.evals[SET].data.eval_max_size} px.",
       f"Metrics on RGB, outputs rounded to uint8 for PSNR/SSIM; SSIM accuracy = share of images "
