@@ -372,7 +372,8 @@ def test_cli_evaluate_images_smaller_than_patch_are_fine(cli):
   (rc, err, out), tmp = cli[0]["evaluate_small"], cli[1]
   assert rc == 0, (out, err)
   result = json.loads((tmp / "eval_small" / "m.json").read_text())
-  assert result["num_images"] == 2 and np.isfinite(result["psnr"])
+  assert list(result) == ["eval"]  # the config's one (implicit) evaluation set
+  assert result["eval"]["num_images"] == 2 and np.isfinite(result["eval"]["psnr"])
 
 
 def test_cli_train_nan_stops_naming_step_and_checkpoint(cli):
