@@ -1,5 +1,6 @@
 """What the accelerator run relies on, checked on CPU: bfloat16 compute trains with float32
 parameters and loss, and experiments/accelerator/run.sh's --cpu_dry_run passes end to end."""
+import importlib.util
 import json
 import os
 import subprocess
@@ -79,7 +80,9 @@ def test_accelerator_script_cpu_dry_run(shared_data, tmp_path):
   for name in ("env", "peak"):
     assert p[name]["rc"] == 0 and not p[name]["timed_out"], p[name]
   assert p["env"]["pins"]["jax>=0.10,<0.12"]["admitted"] is True
-  assert p["peak"]["float32"]["jax"] > 0 and p["peak"]["bfloat16"]["torch"] > 0
+  # PyTorch is an optional benchmark dependency (extra `bench`): its columns only when installed.
+  has_torch = importlib.util.find_spec("torch") is not None
+  assert p["peak"]["float32"]["jax"] > 0 and (not has_torch or p["peak"]["bfloat16"]["torch"] > 0)
   jobs = p["step"]["jobs"]
   for job in jobs.values():
     assert job["rc"] == 0 and not job["timed_out"], job
@@ -87,7 +90,8 @@ def test_accelerator_script_cpu_dry_run(shared_data, tmp_path):
   assert set(rows) == {("dncnn", "bfloat16"), ("dncnn", "float32"), ("unet", "float32"),
                        ("srcnn", "float32"), ("mirnet", "float32")}
   for row in rows.values():
-    assert row["ours_s"] > 0 and row["torch_s"] > 0 and 0 < row["ours_fraction_of_peak"]
+    assert row["ours_s"] > 0 and 0 < row["ours_fraction_of_peak"]
+    assert not has_torch or row["torch_s"] > 0
   assert "WARNING" not in (out / "run.log").read_text()  # parameter counts agree
   for w in ("0", "2"):
     assert p["loader"]["runs"][w]["rc"] == 0 and p["loader"]["runs"][w]["patches_per_s"] > 0

@@ -241,6 +241,7 @@ def test_train_row_rescores_a_finished_run_when_only_eval_keys_differ(tmp_path, 
                                                                      tiny_config):
   """A finished run whose config differs only in eval.* / evals.* is re-scored, not retrained
   (same weights: same PSNR, plus the new metric); any other difference is still refused."""
+  monkeypatch.syspath_prepend(str(ROOT))  # `pytest` (unlike `python -m pytest`) omits the cwd
   from experiments import common
   from enhance_jax import api
   c = tiny_config
