@@ -68,13 +68,19 @@ def _read_torch_sequential(files: list[Path]) -> dict:
   Conv i -> params/conv{i}; the BN after conv i (i >= 1) -> params/BatchNorm_{i-1}
   (scale, bias) and batch_stats/BatchNorm_{i-1} (mean, var).
   """
-  sd = torch_pickle.load_state_dict(files[0])
+  return sequential_variables(torch_pickle.load_state_dict(files[0]), str(files[0]))
+
+
+def sequential_variables(sd: dict[str, np.ndarray], source: str = "state dict") -> dict:
+  """The mapping of `_read_torch_sequential` on a state dict already in memory (numpy
+  values, e.g. `{k: v.numpy() for k, v in module.state_dict().items()}` of a PyTorch DnCNN
+  whose convs and BNs are numbered children of one nn.Sequential); `source` names it in errors."""
   modules: dict[int, dict[str, np.ndarray]] = {}
   for key, value in sd.items():
     m = re.fullmatch(r"(?:.*\.)?(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)",
                      key)
     if m is None:
-      raise ValueError(f"{files[0]}: unexpected state-dict key {key!r} for a sequential DnCNN.")
+      raise ValueError(f"{source}: unexpected state-dict key {key!r} for a sequential DnCNN.")
     modules.setdefault(int(m.group(1)), {})[m.group(2)] = value
   params, stats = {}, {}
   conv_i = 0
@@ -90,7 +96,7 @@ def _read_torch_sequential(files: list[Path]) -> dict:
       stats[name] = {"mean": mod["running_mean"].astype(np.float32),
                      "var": mod["running_var"].astype(np.float32)}
     else:
-      raise ValueError(f"{files[0]}: module {idx} is neither a conv nor a BatchNorm.")
+      raise ValueError(f"{source}: module {idx} is neither a conv nor a BatchNorm.")
   out = {"params": params}
   if stats:
     out["batch_stats"] = stats
