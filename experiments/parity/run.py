@@ -1,0 +1,234 @@
+"""Training parity with a KAIR-style PyTorch loop: DnCNN-S σ=25 (Train400) and SRCNN x3.
+
+    python experiments/parity/run.py                               # both models, both inits
+    python experiments/parity/run.py --models=dncnn --inits=copied  # re-makes one row
+
+For each model, 200 steps (--steps) of batch 16 (--batch) in our trainer (`tasks.build(config)`:
+the optimizer, loss and jitted `steps.train_step` of the config) and in PyTorch
+(experiments/benchmarks/torch_reference.py modules, a KAIR-style loop), on the same numpy
+batches in the same order (experiments/parity/parity.py says what is matched and how). Init
+modes: 'copied' = PyTorch's default initialisation (seed --seed) copied into our model;
+'default' = each framework its own default (ours: Flax lecun_normal conv kernels and zero biases
+from the config's seed; PyTorch: kaiming_uniform(a=√5) kernels and uniform biases). PyTorch
+starts from its default in both modes, so its run is the same and is made once per model.
+The control (--control_steps, default the first 50): PyTorch again in float64 from the same
+weights on the same batches, the run without float32 rounding. How far PyTorch's own float32 run
+lies from it is how far float32 rounding alone moves the curve; ours is measured against it too.
+(A channels_last PyTorch run is no such control: it gave bit-identical losses.)
+
+Final PSNR (our `metrics.image_quality` for both frameworks' outputs, eval mode = BN running
+statistics): DnCNN on the first --eval_images BSD68 images with AWGN σ=25 (numpy seed
+--seed + 1, not clipped), output rounded to 8 bits, full image; SRCNN on Set5 x3 (the LR PNGs
+MATLAB-bicubic upsampled, Y of MATLAB rgb2ycbcr, output rounded to 8 bits, 3 px shaved).
+
+Writes <results>/parity.json (every row's per-step losses; a run of some rows replaces those
+and keeps the rest), parity.md (the tables, from the JSON) and parity.png (the curves).
+PyTorch is an optional dependency (the `bench` extra): without it the script stops with a line
+saying so.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+  sys.path.insert(0, str(ROOT))
+
+from absl import flags  # noqa: E402
+
+from experiments import common  # noqa: E402  (the study flags: --results)
+
+MODELS = flags.DEFINE_list("models", ["dncnn", "srcnn"], "Models: dncnn and/or srcnn.")
+INITS = flags.DEFINE_list("inits", ["copied", "default"],
+                          "Init modes: copied (PyTorch's init in both) and/or default (each "
+                          "framework its own).")
+STEPS = flags.DEFINE_integer("steps", 200, "Training steps.")
+BATCH = flags.DEFINE_integer("batch", 16, "Batch size (both models).")
+EVAL_IMAGES = flags.DEFINE_integer("eval_images", 8, "DnCNN: the first N BSD68 images.")
+SEED = flags.DEFINE_integer("seed", 0, "Seed of the batches, of PyTorch's init and of our "
+                            "config (config.seed: our default init).")
+THREADS = flags.DEFINE_integer("threads", 2, "torch.set_num_threads.")
+CONTROL_STEPS = flags.DEFINE_integer(
+    "control_steps", 50, "Also train PyTorch in float64 for this many steps (0 = no): the "
+    "float32-rounding control (3.5x slower than float32 for DnCNN).")
+TINY = flags.DEFINE_bool("tiny", False, "Tiny models and images (a dry run of the script; the "
+                         "numbers mean nothing).")
+
+SIGMA = 25.0
+SCALE = 3
+DNCNN_PATCH, SRCNN_PATCH = 40, 33
+TOL = 1e-3            # the issue's per-step bound (relative)
+PSNR_TOL = 0.05       # dB, where float32 ordering makes the curves drift
+LABELS = {"dncnn": "DnCNN-S σ=25 (17x64, BN)", "srcnn": "SRCNN 9-5-5 x3 (Y)"}
+
+
+def config_for(name: str, steps: int, batch: int, tiny: bool):
+  """The shipped config with the batch, steps and sizes of this comparison; degradation ''
+  (the batches come noisy / upsampled)."""
+  from enhance_jax.config import load_config
+  if name == "dncnn":
+    over = {"train.batch_size": batch, "data.degrade": "", "data.patch_size": DNCNN_PATCH}
+    if tiny:
+      over.update({"model.kwargs.depth": 4, "model.kwargs.features": 8})
+    return load_config("dncnn_s25_train400", f"steps={steps}", over)
+  if name == "srcnn":
+    over = {"init_checkpoint": "", "train.num_steps": steps, "train.batch_size": batch,
+            "data.degrade": "", "data.channels": 1, "data.scale": 1,
+            "data.patch_size": SRCNN_PATCH, "loss": "l2", "optimizer.learning_rate": 1e-3,
+            "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
+            "optimizer.grad_clip_norm": 0.0}
+    if tiny:
+      over["model.kwargs.features"] = (8, 4)
+    return load_config("pretrained/srcnn_955_x3", None, over)
+  raise ValueError(f"--models: {name!r} is not dncnn or srcnn.")
+
+
+def data_dir():
+  from enhance_jax.data import paths
+  root = paths.shared_data_dir()
+  if not root.is_dir():
+    raise FileNotFoundError(f"{root}: the shared data folder is missing; set "
+                            f"{paths.ENV_VAR} to it.")
+  return root
+
+
+def make_data(name: str, steps: int, batch: int, seed: int, tiny: bool):
+  """(training batches, eval inputs, eval targets, eval baseline PSNR or None)."""
+  import numpy as np
+  from experiments.parity import parity
+  root = data_dir()
+  if name == "dncnn":
+    train = parity.read_gray(sorted((root / "train400").glob("*.png"))[:40 if tiny else None])
+    batches = parity.denoise_batches(train, steps, batch, DNCNN_PATCH, SIGMA, seed)
+    n = 1 if tiny else EVAL_IMAGES.value
+    clean = parity.read_gray(sorted((root / "bsd68").glob("*.png"))[:n])
+    if tiny:
+      clean = [c[:64, :64] for c in clean]
+    rng = np.random.default_rng(seed + 1)
+    noisy = [c + rng.standard_normal(c.shape).astype(np.float32) * np.float32(SIGMA / 255.0)
+             for c in clean]
+    return batches, noisy, clean, None
+  paths = sorted((root / "bsds500" / "images" / "train").glob("*.jpg"))[:8 if tiny else None]
+  pairs = [parity.sr_pair(im, SCALE) for im in parity.read_rgb(paths)]
+  batches = parity.sr_batches(pairs, steps, batch, SRCNN_PATCH, seed)
+  from enhance_jax.data import bicubic, color
+  folder = root / "set5" / f"image_SRF_{SCALE}"
+  inputs, targets = [], []
+  for hr_path in sorted(folder.glob("*_HR.png"))[:1 if tiny else None]:
+    lr = parity.read_rgb([Path(str(hr_path).replace("_HR.png", "_LR.png"))])[0]
+    hr = parity.read_rgb([hr_path])[0]
+    up = bicubic.imresize_np(lr.astype(np.float64), float(SCALE))
+    inputs.append(color.rgb_to_y(up).astype(np.float32))
+    targets.append(color.rgb_to_y(hr.astype(np.float64)).astype(np.float32))
+  return batches, inputs, targets, "bicubic"
+
+
+def row_command(name: str, init: str) -> str:
+  """The command that re-makes the row (the flags of this run that differ from the defaults)."""
+  args = [f"--models={name}", f"--inits={init}"]
+  for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, TINY):
+    if flag.value != flag.default:
+      args.append(f"--{flag.name}={flag.value}" if not isinstance(flag.value, bool) else
+                  f"--{'' if flag.value else 'no'}{flag.name}")
+  return "python experiments/parity/run.py " + " ".join(args)
+
+
+def protocol(name: str):
+  from enhance_jax.metrics import image_quality
+  if name == "dncnn":
+    return image_quality.Protocol(round_uint8=True)
+  return image_quality.Protocol(round_uint8=True, crop_border=SCALE)
+
+
+def run_model(name: str, inits: list[str], torch) -> dict:
+  """Trains and scores `name` in the asked init modes; returns {init: row}."""
+  import copy
+  from experiments.parity import parity
+  steps, batch, seed, tiny = STEPS.value, BATCH.value, SEED.value, TINY.value
+  config = config_for(name, steps, batch, tiny)
+  config.seed = seed
+  t = time.perf_counter()
+  batches, eval_in, eval_target, baseline = make_data(name, steps, batch, seed, tiny)
+  print(f"{name}: {len(batches)} batches of {batches[0]['input'].shape} made in "
+        f"{time.perf_counter() - t:.1f} s", flush=True)
+  prot = protocol(name)
+  lrs = parity.learning_rates(config, steps)
+  cfg = config.optimizer
+
+  # PyTorch, default init (the same in both modes), and its weights before training.
+  module = parity.torch_module(name, config, seed)
+  copied = parity.flax_from_torch(name, module)
+  parity.check_flax_tree(config, copied)
+  control_module = copy.deepcopy(module).double() if CONTROL_STEPS.value else None
+  ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2)
+  ref_psnr = parity.mean_psnr(parity.apply_torch(module, eval_in), eval_target, prot)
+  print(f"{name}: PyTorch {steps} steps in {ref['seconds']:.0f} s, last loss "
+        f"{ref['loss'][-1]:.6f}, PSNR {ref_psnr:.3f}", flush=True)
+  control = None
+  if control_module is not None:
+    n = min(CONTROL_STEPS.value, steps)
+    control = parity.train_torch(control_module, batches, lrs[:n], cfg.b1, cfg.b2,
+                                 dtype="float64")
+    print(f"{name}: PyTorch float64 control, {n} steps in {control['seconds']:.0f} s; max rel. "
+          f"diff of PyTorch float32 from it "
+          f"{parity.relative_diff(ref['loss'][:n], control['loss']).max():.2e}", flush=True)
+  base_psnr = (parity.mean_psnr(eval_in, eval_target, prot) if baseline else None)
+
+  rows = {}
+  for init in inits:
+    if init == "copied":
+      variables = copied
+    elif init == "default":
+      from enhance_jax.training import components
+      variables = components.init_variables(config, components.model(config))
+    else:
+      raise ValueError(f"--inits: {init!r} is not copied or default.")
+    ours = parity.train_ours(config, variables, batches)
+    psnr = parity.mean_psnr(parity.apply_ours(config, ours["variables"], eval_in), eval_target,
+                            prot)
+    rel = parity.relative_diff(ours["loss"], ref["loss"])
+    print(f"{name}/{init}: ours {steps} steps in {ours['seconds']:.0f} s (+{ours['compile_s']:.0f} "
+          f"s compile), max rel. diff {rel.max():.2e}, PSNR {psnr:.3f} (PyTorch {ref_psnr:.3f})",
+          flush=True)
+    rows[init] = {
+        "model": name, "init": init, "steps": steps, "batch": batch, "seed": seed,
+        "command": row_command(name, init),
+        "lr": lrs, "ours_loss": ours["loss"], "torch_loss": ref["loss"],
+        "control_loss": control["loss"] if control else None,
+        "control_steps": len(control["loss"]) if control else 0,
+        "ours_psnr": psnr, "torch_psnr": ref_psnr,
+        "baseline_psnr": base_psnr,
+        "baseline": baseline, "ours_s": ours["seconds"], "ours_compile_s": ours["compile_s"],
+        "torch_s": ref["seconds"], "control_s": control["seconds"] if control else None,
+        "eval_images": len(eval_in), "tiny": tiny,
+        "config": {"model": dict(config.model.kwargs), "optimizer": cfg.to_dict(),
+                   "loss": config.loss},
+    }
+  return rows
+
+
+def main() -> None:
+  from experiments.benchmarks.common import import_torch
+  from experiments.parity import report
+  torch = import_torch(THREADS.value)
+  if torch is None:
+    raise ValueError("PyTorch is not installed: this comparison needs it (pip install "
+                     "'enhance_jax[bench]' or torch==2.13.0, CPU).")
+  torch.use_deterministic_algorithms(True)
+  out = common.results_dir()
+  stem = "parity_tiny" if TINY.value else "parity"
+  path = out / f"{stem}.json"
+  saved = json.loads(path.read_text()) if path.is_file() else {}
+  for name in MODELS.value:
+    for init, row in run_model(name, list(INITS.value), torch).items():
+      saved[f"{name}/{init}"] = row
+      from enhance_jax.training import logs
+      logs.write_json(path, saved)  # after each row: a later failure keeps the finished ones
+  report.write(saved, out / f"{stem}.md", out / f"{stem}.png", TOL, PSNR_TOL, SIGMA, LABELS)
+
+
+if __name__ == "__main__":
+  common.run(main)
