@@ -1,7 +1,9 @@
 """TFDS builders on tiny generated data (TFDS-style dummy data in a tmp manual_dir)."""
 from __future__ import annotations
 
+import io
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +197,50 @@ def test_split_slices(tmp_path, data_dir):
     _img(man / f"{i + 1:03d}.png", 8, 8, 1, seed=i)
   src = DATASETS.get("set12", split="test[:2]", data_dir=data_dir, manual_dir=str(man))
   assert len(src) == 2 and src[1]["name"] == "002"
+
+
+class _Terminal(io.StringIO):
+  """A stderr that says it is a terminal (logs.Ticker prints progress lines only there)."""
+
+  def isatty(self):
+    return True
+
+
+def test_build_reports_progress_with_eta_and_writes_the_same_data(tmp_path, monkeypatch, capsys):
+  from tensorflow_datasets.core.utils import tqdm_utils
+  man = tmp_path / "set5"
+  for i in range(1, 13):
+    _img(man / "image_SRF_3" / f"img_{i:03d}_SRF_3_HR.png", 9, 6, seed=i)
+    _img(man / "image_SRF_3" / f"img_{i:03d}_SRF_3_LR.png", 3, 2, seed=50 + i)
+  term = _Terminal()
+  monkeypatch.setattr(sys, "stderr", term)
+  t0 = time.monotonic()
+  src = DATASETS.get("set5", split="test", scale=3, data_dir=str(tmp_path / "a"),
+                     manual_dir=str(man))
+  seconds = time.monotonic() - t0
+  monkeypatch.undo()
+  assert tqdm_utils._active  # TFDS's own bars are back on after the build
+  lines = [l for l in term.getvalue().splitlines() if l.startswith("build ")]
+  progress, summary = lines[:-1], lines[-1]
+  assert progress[0].startswith("build ej_set5/x3 test 1/12 images | ") and "| ETA " in progress[0]
+  assert progress[-1].startswith("build ej_set5/x3 test 12/12 images | ")
+  assert progress[-1].endswith("| ETA 0s")
+  assert len(progress) <= 2 + seconds, progress  # at most one line a second (+ first, last)
+  assert summary.startswith("build ej_set5/x3 test: 12 images in ")
+
+  # Not on a terminal: the summary line only. Same examples, same files.
+  quiet = DATASETS.get("set5", split="test", scale=3, data_dir=str(tmp_path / "b"),
+                       manual_dir=str(man))
+  err = [l for l in capsys.readouterr().err.splitlines() if l.startswith("build ")]
+  assert len(err) == 1 and err[0].startswith("build ej_set5/x3 test: 12 images in ")
+  assert len(src) == len(quiet) == 12
+  for i in range(12):
+    assert src[i]["name"] == quiet[i]["name"] == f"img_{i + 1:03d}"
+    for k in ("input", "target"):
+      np.testing.assert_array_equal(src[i][k], quiet[i][k])
+  np.testing.assert_array_equal(  # the stored bytes are the original file's
+      src[4]["target"], np.asarray(Image.open(man / "image_SRF_3" / "img_005_SRF_3_HR.png")))
+  written = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*array_record*"))
+  assert written
+  for rel in written:
+    assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel

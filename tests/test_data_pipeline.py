@@ -131,3 +131,13 @@ def test_prefetch_to_device_puts_ahead_and_keeps_order():
   puts.clear()
   lazy = pipeline.prefetch_to_device(iter(range(3)), put, 0)
   assert next(lazy) == 0 and puts == [0]
+
+
+def test_cache_reports_a_summary_line(tmp_path, capsys):
+  files = _file_source(tmp_path, n=3)
+  pipeline.cache_decoded(files, 64, "cache x train")
+  err = capsys.readouterr().err.splitlines()
+  assert len(err) == 1 and err[0].startswith("cache x train: 3 images in ")
+  assert err[0].endswith(f"; {sum(i.nbytes for i in _images(3)) / 2**20:.1f} MiB decoded in memory")
+  pipeline.cache_decoded(files, 0.001, "cache x train")  # does not fit: no summary
+  assert capsys.readouterr().err == ""

@@ -38,6 +38,7 @@ from absl import flags as absl_flags
 from absl import logging
 
 from enhance_jax.data import augment, host_ops, imageio, sources
+from enhance_jax.training import logs
 
 
 def _float_example(ex: dict) -> dict:
@@ -51,16 +52,18 @@ def _nbytes(example: dict) -> int:
   return sum(v.nbytes for v in example.values() if isinstance(v, np.ndarray))
 
 
-def cache_decoded(source, max_mib: float):
+def cache_decoded(source, max_mib: float, label: str = "cache training set"):
   """`source` decoded into a `ListSource` when its arrays fit in `max_mib` MiB, else
   `source` itself (also when it is already in memory or `max_mib` <= 0).
 
   Decoding stops as soon as the running size passes the limit, so a set that
-  does not fit costs at most about `max_mib` of decoding once.
+  does not fit costs at most about `max_mib` of decoding once. Progress with ETA
+  and a summary line go to stderr (`logs.Ticker` named `label`).
   """
   if max_mib <= 0 or isinstance(source, sources.ListSource):
     return source
   limit, total, examples = max_mib * 2**20, 0, []
+  ticker = logs.Ticker(label, len(source))
   for i in range(len(source)):
     ex = source[i]
     total += _nbytes(ex)
@@ -69,7 +72,8 @@ def cache_decoded(source, max_mib: float):
                    max_mib)
       return source
     examples.append(ex)
-  logging.info("Cached %d decoded training images (%.1f MiB).", len(examples), total / 2**20)
+    ticker.update(i + 1)
+  ticker.finish(f"{total / 2**20:.1f} MiB decoded in memory")
   return sources.ListSource(examples)
 
 
@@ -151,7 +155,8 @@ def train_batches(source, data_cfg, seed: int, global_batch: int, rows: slice,
   workers = int(data_cfg.num_workers)
   if workers < 0:
     raise ValueError(f"config.data.num_workers={workers}: use 0 (in-process) or more.")
-  source = cache_decoded(source, float(data_cfg.cache_mb))
+  source = cache_decoded(source, float(data_cfg.cache_mb),
+                         f"cache {data_cfg.name} {data_cfg.train_split}")
   make = _Batches(TrainExamples(source, data_cfg, seed), global_batch, rows)
   prefetch = max(int(data_cfg.prefetch), 1)
   steps = grain.MapDataset.range(start_step, 2**62).map(make)

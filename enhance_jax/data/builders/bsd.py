@@ -49,11 +49,11 @@ class FolderBuilder(common.Builder, skip_registration=True):
       if want is not None and len(files) != want:
         logging.warning("%s: %s holds %d images, the standard set has %d.",
                         self.name, root / sub, len(files), want)
-      out[split] = self._generate_examples(files)
+      out[split] = self._generate_examples(self._progress(split, common.natural_sorted(files)))
     return out
 
   def _generate_examples(self, files):
-    for f in common.natural_sorted(files):
+    for f in files:
       yield f.stem, {"target": common.read_checked(f), "name": f.stem}
 
 

@@ -8,14 +8,14 @@ and optionally 'input', plus 'name' (file stem). Examples are read back with
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import re
-from pathlib import Path
-from typing import Iterable
-
 import sys
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import tensorflow_datasets as tfds
@@ -24,8 +24,10 @@ from PIL import Image
 
 from enhance_jax.data import imageio
 from enhance_jax.data.paths import shared_subdir
+from enhance_jax.training import logs
 
 FILE_FORMAT = "array_record"
+_T = TypeVar("_T")
 
 
 class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -42,6 +44,42 @@ class Builder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     return epath.Path(sys.modules[cls.__module__].__file__)
 
   DOWNLOADABLE = False  # True: manual_dir is optional (files are downloaded otherwise)
+
+  def _progress(self, split: str, items: Sequence[_T]) -> Iterator[_T]:
+    """`items` (one per example of `split`), reporting the build's progress with ETA
+    ('build ej_set5/x3 test 3/5 images | ...', see `with_progress`). Subclasses pass their
+    `_generate_examples` the items through this."""
+    config = f"/{self.builder_config.name}" if self.builder_config else ""
+    return with_progress(items, f"build {self.name}{config} {split}")
+
+
+def with_progress(items: Sequence[_T], label: str) -> Iterator[_T]:
+  """Yields `items`, telling a `logs.Ticker` after each one is consumed.
+
+  Item i counts as done when the consumer asks for item i + 1 (TFDS has then
+  encoded and written its example), so the rate and ETA cover the whole build.
+  On a terminal: a line at most once a second; always a summary line at the end.
+  The Ticker starts at the first item, i.e. when TFDS starts this split.
+  """
+  ticker = logs.Ticker(label, len(items))
+  for i, item in enumerate(items):
+    yield item
+    ticker.update(i + 1)
+  ticker.finish()
+
+
+@contextlib.contextmanager
+def tfds_progress_bars(enable: bool):
+  """TFDS's tqdm bars on or off inside the block (restored after). They are off while
+  we build (our `logs.Ticker` lines report it; TFDS's own bar has no total and would
+  overwrite them) and on while files download (TFDS's byte counters)."""
+  from tensorflow_datasets.core.utils import tqdm_utils  # pylint: disable=g-import-not-at-top
+  before = getattr(tqdm_utils, "_active", True)
+  tfds.display_progress_bar(enable)
+  try:
+    yield
+  finally:
+    tfds.display_progress_bar(before)
 
 
 def image_features(channels: int = 3, paired: bool = False,
@@ -154,7 +192,8 @@ def load(builder_cls, split: str, channels: int | None = None, *, config=None,
   builder = builder_cls(data_dir=data_dir, config=config, file_format=FILE_FORMAT)
   if not builder.is_prepared():
     dl_config = tfds.download.DownloadConfig(manual_dir=manual_dir)
-    builder.download_and_prepare(download_config=dl_config, file_format=FILE_FORMAT)
+    with tfds_progress_bars(False):
+      builder.download_and_prepare(download_config=dl_config, file_format=FILE_FORMAT)
   splits = sorted(builder.info.splits.keys())
   if base not in splits:
     raise KeyError(f"Dataset {builder.name!r} ({builder.data_dir}) has no split {base!r}; "

@@ -94,11 +94,11 @@ class ImagenetSubset(common.Builder, skip_registration=True):
       raise FileNotFoundError(f"{self.name}: manual_dir {root} is not a directory. "
                               f"{self.MANUAL_DOWNLOAD_INSTRUCTIONS.strip()}")
     chosen = select(root, c.num_classes, c.images_per_class + c.val_per_class, c.seed)
-    out = {"train": self._generate_examples([f for _, fs in chosen
-                                             for f in fs[:c.images_per_class]])}
+    out = {"train": self._generate_examples(self._progress(
+        "train", [f for _, fs in chosen for f in fs[:c.images_per_class]]))}
     if c.val_per_class:
-      out["validation"] = self._generate_examples([f for _, fs in chosen
-                                                   for f in fs[c.images_per_class:]])
+      out["validation"] = self._generate_examples(self._progress(
+          "validation", [f for _, fs in chosen for f in fs[c.images_per_class:]]))
     return out
 
   def _generate_examples(self, files):

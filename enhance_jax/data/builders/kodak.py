@@ -39,12 +39,13 @@ class Kodak(common.Builder, skip_registration=True):
     if manual is not None and all((manual / f"{n}.png").exists() for n in names):
       files = {n: manual / f"{n}.png" for n in names}
     else:
-      got = dl_manager.download({n: _URL.format(i) for i, n in enumerate(names, 1)})
+      with common.tfds_progress_bars(True):
+        got = dl_manager.download({n: _URL.format(i) for i, n in enumerate(names, 1)})
       files = {n: Path(p) for n, p in got.items()}
-    return {"test": self._generate_examples(files)}
+    return {"test": self._generate_examples(self._progress("test", sorted(files.items())))}
 
   def _generate_examples(self, files):
-    for name, path in sorted(files.items()):
+    for name, path in files:
       yield name, {"target": common.read_checked(path), "name": name}
 
 

@@ -80,7 +80,8 @@ class Lol(common.Builder, skip_registration=True):
           raise ValueError(f"{self.name}: {p} does not match its sha256 in {SHA256_LIST} "
                            "(corrupt or different file).")
       if names:
-        out[split] = self._generate_examples([(n, lows[n], highs[n]) for n in names])
+        out[split] = self._generate_examples(
+            self._progress(split, [(n, lows[n], highs[n]) for n in names]))
     if problems:
       raise FileNotFoundError(f"{self.name}: incomplete data in {root} ({'; '.join(problems)}). "
                               "Pass allow_partial=True (config.data.kwargs) to build from the "

@@ -65,7 +65,7 @@ class Set5(common.Builder, skip_registration=True):
       if not lr.exists():
         raise FileNotFoundError(f"{self.name}: {f} has no LR partner {lr.name}.")
       pairs.append((f.stem.replace(f"_SRF_{k}_HR", ""), lr, f))
-    return {"test": self._generate_examples(pairs)}
+    return {"test": self._generate_examples(self._progress("test", pairs))}
 
   def _generate_examples(self, pairs):
     for name, lr, hr in pairs:
@@ -120,7 +120,8 @@ class Div2k(common.Builder, skip_registration=True):
     else:
       urls = {key: _DIV2K_URL + (f"{d}_X{k}.zip" if key.endswith("lr") else f"{d}.zip")
               for key, d in parts.items()}
-      roots = {key: Path(p) for key, p in dl_manager.download_and_extract(urls).items()}
+      with common.tfds_progress_bars(True):
+        roots = {key: Path(p) for key, p in dl_manager.download_and_extract(urls).items()}
     out = {}
     for split, p in (("train", "train"), ("validation", "valid")):
       hr_dir = _find_dir(roots[f"{p}_hr"], f"DIV2K_{p}_HR")
@@ -128,7 +129,7 @@ class Div2k(common.Builder, skip_registration=True):
       pairs = common.pairs_by_stem(common.list_images(lr_dir, f"{self.name} {split} LR"),
                                    common.list_images(hr_dir, f"{self.name} {split} HR"),
                                    f"{self.name} x{k} {split}", input_suffix=f"x{k}")
-      out[split] = self._generate_examples(pairs)
+      out[split] = self._generate_examples(self._progress(split, pairs))
     return out
 
   def _generate_examples(self, pairs):
