@@ -72,9 +72,10 @@ def initial_variables(config: ml_collections.ConfigDict, model_) -> dict:
 
 
 def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir: str | None,
-                             use_ema: bool = True) -> tuple[dict, str]:
-  """Variables to evaluate or apply: the latest checkpoint in `workdir` (EMA
-  parameters when present and `use_ema`), else `config.init_checkpoint`.
+                             use_ema: bool = True, step: int | None = None) -> tuple[dict, str]:
+  """Variables to evaluate or apply: the latest checkpoint in `workdir` (or its
+  checkpoint `step`, which must exist; EMA parameters when present and
+  `use_ema`), else `config.init_checkpoint`.
 
   Returns (variables, description of where they came from). Raises
   FileNotFoundError naming both places when neither has weights, and
@@ -84,10 +85,10 @@ def load_inference_variables(config: ml_collections.ConfigDict, model_, workdir:
   ckpt_dir = Path(workdir) / "checkpoints" if workdir else None
   if ckpt_dir is not None and ckpt_dir.is_dir():
     ckpt = checkpointing.Checkpointer(ckpt_dir, async_save=False)
-    step = ckpt.latest_step()
-    if step is not None:
-      # the newest checkpoint that restores: a corrupt newer one is named in a warning
-      step, tree = ckpt.restore_latest_raw(on_corrupt=config.train.on_corrupt_checkpoint)
+    if step is not None or ckpt.latest_step() is not None:
+      # the newest checkpoint that restores (a corrupt newer one is named in a warning), or
+      # `step` (FileNotFoundError when it does not restore)
+      step, tree = ckpt.restore_latest_raw(step, on_corrupt=config.train.on_corrupt_checkpoint)
       ckpt.close()
       params = tree["ema_params"] if (use_ema and tree.get("ema_params")) else tree["params"]
       model_state = tree.get("model_state") or {}
