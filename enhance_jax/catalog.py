@@ -14,7 +14,8 @@ import os
 from pathlib import Path
 from typing import Callable
 
-SECTIONS = ("models", "datasets", "degradations", "losses", "baselines", "configs", "pretrained")
+SECTIONS = ("models", "datasets", "degradations", "losses", "baselines", "configs", "pretrained",
+            "zoo")
 
 # The size of the input used to count a model's parameters (any size works for most models; a
 # model that cannot take it is tried at the larger one).
@@ -331,11 +332,32 @@ def pretrained_section() -> list[str]:
           + _table(rows))
 
 
+def zoo_section() -> list[str]:
+  """The zoo configs (`configs/zoo/NAME.py`) and, from each published card.json, the benchmark
+  PSNR of its weights."""
+  import json  # pylint: disable=g-import-not-at-top
+  from enhance_jax import config as config_lib  # pylint: disable=g-import-not-at-top
+  from enhance_jax.configs.zoo import _zoo  # pylint: disable=g-import-not-at-top
+  root, rows = _zoo.root(), []
+  for name in [n[len("zoo/"):] for n in config_lib.shipped_configs() if n.startswith("zoo/")]:
+    card = root / name / "card.json"
+    if not card.is_file():
+      rows.append((name, f"--config=zoo/{name}", "not published (no card.json)"))
+      continue
+    c = json.loads(card.read_text())
+    b = c["results"][c["benchmark"]]
+    missing = "" if (root / name / "variables").is_dir() else "; weights missing"
+    rows.append((name, f"--config=zoo/{name}", f"{c['benchmark']} PSNR {b['psnr']:.2f} dB "
+                 f"({b['num_images']} images), {c['model']['params']:,} parameters{missing}"))
+  return ([f"zoo models ({len(rows)}; trained by this codebase, weights and cards in {root} "
+           "[$ENHANCE_JAX_ZOO]; --config=zoo/NAME applies them):"] + _table(rows))
+
+
 _SECTION_FNS = {
     "models": models_section, "datasets": datasets_section,
     "degradations": degradations_section, "losses": losses_section,
     "baselines": baselines_section, "configs": configs_section,
-    "pretrained": pretrained_section,
+    "pretrained": pretrained_section, "zoo": zoo_section,
 }
 
 

@@ -7,10 +7,12 @@
 
 Sections: registered models with parameter counts at default kwargs, datasets (where their files
 are, whether built), degradations, losses, baselines, shipped configs, importable pretrained
-weights. `--model=NAME` prints its parameters and forward FLOPs per size x size x channels image,
-counted from the jaxpr. `--config=SPEC` prints the config's keys that differ from the defaults and
-its model's parameters and FLOPs (its kwargs, its input channels). The first line names the backend and the convolution implementation that
-runs on it. Nothing is built, compiled, downloaded or written (enhance_jax/catalog.py).
+weights, the zoo's models (benchmark PSNR from their cards). `--model=NAME` prints its parameters
+and forward FLOPs per size x size x channels image, counted from the jaxpr. `--config=SPEC`
+prints the config's keys that differ from the defaults and its model's parameters and FLOPs
+(its kwargs, its input channels). The first line names the backend and the convolution
+implementation that runs on it. Nothing is built, compiled, downloaded or written
+(enhance_jax/catalog.py).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ from enhance_jax import catalog, cli
 
 FLAGS = flags.FLAGS
 _WHAT = {"models": "registered models with parameter counts", "datasets": "datasets, their files "
-         "and whether built", "pretrained": "importable pretrained weights"}
+         "and whether built", "pretrained": "importable pretrained weights",
+         "zoo": "models trained by this codebase (zoo/)"}
 for _section in catalog.SECTIONS:
   flags.DEFINE_bool(_section, False,
                     f"List the {_WHAT.get(_section, _section)} (default: every section).")
