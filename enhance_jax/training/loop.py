@@ -206,6 +206,7 @@ def _train_and_evaluate(config: ml_collections.ConfigDict, workdir: str, mesh, t
         skipped += sum(not all(np.isfinite(v).all() for v in m.values()) for m in host)
         mean = {k: float(np.mean([m[k] for m in host])) for k in host[0]}
         mean["steps_per_s"] = progress.update(step, mean)
+        mean["elapsed_s"] = time.perf_counter() - t_start  # wall time of this process's loop
         writer.write(step, "train", mean)
         check_finite(step)  # after logging, so the bad step's loss line is shown
       if step % config.train.eval_every == 0 or last:
