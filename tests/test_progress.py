@@ -16,7 +16,7 @@ class _Clock:
     return self.t
 
 
-def test_ticker_throttles_on_a_terminal_and_is_quiet_otherwise():
+def test_ticker_throttles_on_a_terminal_and_every_30s_otherwise():
   clock, out = _Clock(), io.StringIO()
   t = logs.Ticker("evaluate [x]", 10, stream=out, every=1.0, interactive=True, clock=clock)
   for i in range(1, 11):
@@ -38,6 +38,18 @@ def test_ticker_throttles_on_a_terminal_and_is_quiet_otherwise():
     t.update(i)
   t.finish()
   assert out.getvalue().splitlines() == ["enhance: 3 images in 15.0s (0.20 images/s)"]
+
+  out = io.StringIO()  # not a terminal, a long loop: a line per 30 s for the log, then the summary
+  t = logs.Ticker("build x", 10, stream=out, clock=clock)
+  for i in range(1, 11):
+    clock.t += 10
+    t.update(i)
+  t.finish()
+  lines = out.getvalue().splitlines()
+  assert [line.split(" images |")[0] for line in lines[:3]] == [
+      "build x 3/10", "build x 6/10", "build x 9/10"], lines
+  assert lines[0].endswith("| 0.10 images/s | ETA 1m10s"), lines[0]
+  assert lines[3:] == ["build x: 10 images in 100.0s (0.10 images/s)"]
 
 
 def test_enhancer_reports_tiles():

@@ -173,29 +173,33 @@ class Ticker:
 
   On a terminal (`stream.isatty()`, process 0): '<label> 5/12 images | 2.10 images/s | ETA 3s
   | <note>' at most once per `every` seconds (and at the end). Not on a terminal (a log file, a
-  pipe, a test): no progress lines, only `finish`'s one summary line '<label>: 12 images in
-  5.7s (2.10 images/s)'. Lines go to `stream` (default stderr), so stdout stays the results.
+  pipe, a test): the same line at most once per `log_every` seconds, the first after
+  `log_every` seconds (a loop shorter than that prints none), then `finish`'s one summary line
+  '<label>: 12 images in 5.7s (2.10 images/s)'. Lines go to `stream` (default stderr), so
+  stdout stays the results.
   `done` may be fractional (image 3 half done = 2.5) for a smoother ETA.
   """
 
   def __init__(self, label: str, total: int, unit: str = "images", stream=None,
-               every: float = 1.0, interactive: bool | None = None, clock=time.monotonic):
-    self.label, self.total, self.unit, self.every, self.clock = label, total, unit, every, clock
+               every: float = 1.0, interactive: bool | None = None, clock=time.monotonic,
+               log_every: float = 30.0):
+    self.label, self.total, self.unit, self.clock = label, total, unit, clock
     self.stream = stream if stream is not None else sys.stderr
     self.active = jax.process_index() == 0
     if interactive is None:
       isatty = getattr(self.stream, "isatty", None)
       interactive = bool(isatty and isatty())
     self.interactive = interactive
+    self.every = every if interactive else log_every
     self.t0 = clock()
-    self.last = -math.inf
+    self.last = -math.inf if interactive else self.t0
     self.lines = 0
 
   def update(self, done: float, note: str = "") -> None:
     now = self.clock()
-    if not (self.active and self.interactive) or (now - self.last < self.every
-                                                  and done < self.total):
-      return
+    if not self.active or now - self.last < self.every:
+      if not (self.active and self.interactive and done >= self.total):
+        return
     self.last = now
     rate = done / max(now - self.t0, 1e-9)
     eta = (self.total - done) / rate if rate > 0 else float("inf")
