@@ -28,7 +28,7 @@ def _mean(x, lo, hi):
 def parity_row(r: dict, tol: float, psnr_tol: float) -> list[str]:
   ours, ref = r["ours_loss"], r["torch_loss"]
   d = r["ours_psnr"] - r["torch_psnr"]
-  copied = r["init"] == "copied"
+  copied = r["init"] in ("copied", "copied_xla")
   rel = parity.relative_diff(ours, ref) if copied else None
   ctl = r.get("control_loss") if copied else None
   n = len(ctl) if ctl else 0
@@ -43,7 +43,9 @@ def parity_row(r: dict, tol: float, psnr_tol: float) -> list[str]:
     verdict = f"**pass** by PSNR: drifts (float32 order), PSNR within {psnr_tol:g} dB"
   else:
     verdict = "**FAIL**"
-  init = ("PyTorch's, copied" if copied else "each its own (ours: Flax lecun_normal)")
+  init = {"copied": "PyTorch's, copied",
+          "copied_xla": "PyTorch's, copied; ours on XLA's conv kernels (not oneDNN)",
+          "default": "each its own (ours: Flax lecun_normal)"}[r["init"]]
   return [r["model"], init, f"{r['steps']} x {r['batch']}",
           _e(rel[:10].max()) if copied else "–",
           _e(rel.max()) if copied else "–",
@@ -109,6 +111,40 @@ def start_table(rows: dict, sigma: float) -> tuple[str, str]:
   return table, "\n\n".join(text)
 
 
+def float32_floor(rows: dict, tol: float, labels: dict) -> str:
+  """What float32 summation order alone does, from the runs: PyTorch float32 vs float64, and
+  our trainer on oneDNN vs on XLA's kernels (same everything else), beside ours vs PyTorch."""
+  out = []
+  for m in ("dncnn", "srcnn"):
+    a, b = rows.get(f"{m}/copied"), rows.get(f"{m}/copied_xla")
+    if a is None:
+      continue
+    rel = parity.relative_diff(a["ours_loss"], a["torch_loss"])
+    first = lambda r: (f"step {int(np.nonzero(r > tol)[0][0])}" if (r > tol).any()  # noqa: E731
+                       else "no step")
+    parts = [f"ours vs PyTorch: max {rel.max():.1e}, first over {tol:g} at {first(rel)}, "
+             f"final PSNR {a['ours_psnr'] - a['torch_psnr']:+.3f} dB"]
+    if b is not None:
+      own = parity.relative_diff(b["ours_loss"], a["ours_loss"])
+      parts.append(f"ours on XLA's kernels vs ours on oneDNN (one framework, two summation "
+                   f"orders): max {own.max():.1e}, first over {tol:g} at {first(own)}, final PSNR "
+                   f"{b['ours_psnr'] - a['ours_psnr']:+.3f} dB")
+    ctl = a.get("control_loss")
+    if ctl:
+      n = len(ctl)
+      t64 = parity.relative_diff(a["torch_loss"][:n], ctl)
+      o64 = parity.relative_diff(a["ours_loss"][:n], ctl)
+      parts.append(f"over the first {n} steps, PyTorch float32 vs PyTorch float64: max "
+                   f"{t64.max():.1e} (first over {tol:g} at {first(t64)}), ours vs PyTorch "
+                   f"float64: max {o64.max():.1e} (first over {tol:g} at {first(o64)})")
+    out.append(f"- **{labels.get(m, m)}, same initial weights**: " + "; ".join(parts) + ".")
+  if not out:
+    return ""
+  return ("**Float32 order (computed from the runs).** How far the curves move when only the "
+          "float32 summation order changes, beside how far ours lies from PyTorch:\n\n"
+          + "\n".join(out))
+
+
 def plot(rows: dict, png: Path, tol: float) -> Path:
   from enhance_jax import plots
   plt = plots._plt()  # noqa: SLF001  (the package's Agg setup)
@@ -149,6 +185,10 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
                 color="C3", lw=1.0, ls="--", label="PyTorch float32 vs PyTorch float64")
         ax.plot(steps[:n], np.maximum(parity.relative_diff(copied["ours_loss"][:n], ctl), 1e-9),
                 color="C4", lw=0.8, ls=":", label="ours vs PyTorch float64")
+      xla = rows.get(f"{m}/copied_xla")
+      if xla:
+        ax.plot(steps, np.maximum(parity.relative_diff(xla["ours_loss"], copied["ours_loss"]),
+                                  1e-9), color="C5", lw=0.8, label="ours XLA vs ours oneDNN")
       ax.axhline(tol, color="gray", lw=0.8, ls=":", label=f"{tol:g}")
       ax.set_yscale("log")
       ax.legend(fontsize=8)
@@ -160,8 +200,8 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
 def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: float,
           labels: dict) -> Path:
   from enhance_jax.training import logs
-  order = [k for k in ("dncnn/copied", "dncnn/default", "srcnn/copied", "srcnn/default")
-           if k in rows]
+  order = [f"{m}/{i}" for m in ("dncnn", "srcnn") for i in ("copied", "default", "copied_xla")
+           if f"{m}/{i}" in rows]
   cols = ["model", "initial weights", "steps x batch", "max rel. diff, steps 0-9",
           "max rel. diff, all steps", f"first step > {tol:g}",
           "max rel. diff from PyTorch float64: ours / PyTorch float32",
@@ -169,6 +209,7 @@ def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: f
           "result"]
   table = common.markdown_table(cols, [parity_row(rows[k], tol, psnr_tol) for k in order])
   start, start_text = start_table(rows, sigma)
+  floor_text = float32_floor(rows, tol, labels)
   plot(rows, png, tol)
   any_row = rows[order[0]]
   tiny = any(rows[k].get("tiny") for k in order)
@@ -203,8 +244,11 @@ value, set on the torch param group each step; BatchNorm momentum 0.9 (Flax) = 0
 eps 1e-5 (KAIR's own DnCNN uses PyTorch momentum 0.9, eps 1e-4; we match our model, not KAIR's);
 float32, `torch.use_deterministic_algorithms(True)`, 2 torch threads. Weights are copied
 PyTorch -> Flax with the KAIR/SaoYan importer's mapping (`importers.sequential_variables`, OIHW
--> HWIO). Not matched (negligible here): PyTorch's BN running variance is the unbiased one
-(x n/(n-1), n = 25,600 values per channel at batch 16 of 40x40: 4e-5), Flax keeps the biased one.
+-> HWIO). Not matched (small, float32 arithmetic of the libraries): optax computes Adam's bias
+corrections 1 - β^t in float32 (1 - 0.999 = 9.99987e-4 there, 1.3e-5 relative off; 1 - 0.999^t
+is 1.3e-5 to 2.7e-5 off for t = 1..5), PyTorch in float64, so the early update sizes differ by
+~1e-5 relative; PyTorch's BN running variance is the unbiased one (x n/(n-1), n = 25,600 values
+per channel at batch 16 of 40x40: 4e-5), Flax keeps the biased one.
 
 - DnCNN-S: 17 layers x 64, BN, no bias, residual; Train400 40x40 patches, AWGN σ=25 (not
   clipped); Adam, learning rate 1e-3 along the config's cosine to 1e-4 over the run.
@@ -227,6 +271,8 @@ The issue's bar: per-step loss within {tol:g} relative for every step, or, where
 ordering makes the curves drift, final PSNR within {psnr_tol:g} dB.
 
 {table}
+{floor_text}
+
 ![loss curves](parity.png)
 
 Per-step training loss (MSE; the loss of step i is that of batch i before update i):

@@ -10,8 +10,11 @@ batches in the same order (experiments/parity/parity.py says what is matched and
 modes: 'copied' = PyTorch's default initialisation (seed --seed) copied into our model;
 'default' = each framework its own default (ours: Flax lecun_normal conv kernels and zero biases
 from the config's seed; PyTorch: kaiming_uniform(a=√5) kernels and uniform biases). PyTorch
-starts from its default in both modes, so its run is the same and is made once per model.
-The control (--control_steps, default the first 50): PyTorch again in float64 from the same
+starts from its default in both modes, so its run is the same and is made once per model (and
+reused from parity.json by a later run of the same settings). 'copied_xla': ours from PyTorch's
+init with our convolutions on XLA's kernels instead of oneDNN's, another float32 summation order
+in our own trainer: how far the order alone moves our curve and final PSNR.
+The control (--control_steps, default the first 10): PyTorch again in float64 from the same
 weights on the same batches, the run without float32 rounding. How far PyTorch's own float32 run
 lies from it is how far float32 rounding alone moves the curve; ours is measured against it too.
 (A channels_last PyTorch run is no such control: it gave bit-identical losses.)
@@ -42,9 +45,15 @@ from absl import flags  # noqa: E402
 from experiments import common  # noqa: E402  (the study flags: --results)
 
 MODELS = flags.DEFINE_list("models", ["dncnn", "srcnn"], "Models: dncnn and/or srcnn.")
-INITS = flags.DEFINE_list("inits", ["copied", "default"],
-                          "Init modes: copied (PyTorch's init in both) and/or default (each "
-                          "framework its own).")
+INITS = flags.DEFINE_list("inits", ["copied", "default", "copied_xla"],
+                          "Runs of ours: copied (PyTorch's init), default (Flax's own init), "
+                          "copied_xla (PyTorch's init, XLA's convolution kernels instead of "
+                          "oneDNN: another float32 summation order in our own trainer).")
+CHANNELS_LAST = flags.DEFINE_bool(
+    "torch_channels_last", True, "PyTorch's float32 run in channels_last memory format (its "
+    "faster CPU path; on DnCNN-S it gave losses bit-identical to the default layout).")
+RETRAIN_TORCH = flags.DEFINE_bool("retrain_torch", False, "Train PyTorch again even when "
+                                  "parity.json holds its run for the same settings.")
 STEPS = flags.DEFINE_integer("steps", 200, "Training steps.")
 BATCH = flags.DEFINE_integer("batch", 16, "Batch size (both models).")
 EVAL_IMAGES = flags.DEFINE_integer("eval_images", 8, "DnCNN: the first N BSD68 images.")
@@ -52,7 +61,7 @@ SEED = flags.DEFINE_integer("seed", 0, "Seed of the batches, of PyTorch's init a
                             "config (config.seed: our default init).")
 THREADS = flags.DEFINE_integer("threads", 2, "torch.set_num_threads.")
 CONTROL_STEPS = flags.DEFINE_integer(
-    "control_steps", 50, "Also train PyTorch in float64 for this many steps (0 = no): the "
+    "control_steps", 10, "Also train PyTorch in float64 for this many steps (0 = no): the "
     "float32-rounding control (3.5x slower than float32 for DnCNN).")
 TINY = flags.DEFINE_bool("tiny", False, "Tiny models and images (a dry run of the script; the "
                          "numbers mean nothing).")
@@ -129,7 +138,8 @@ def make_data(name: str, steps: int, batch: int, seed: int, tiny: bool):
 def row_command(name: str, init: str) -> str:
   """The command that re-makes the row (the flags of this run that differ from the defaults)."""
   args = [f"--models={name}", f"--inits={init}"]
-  for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, TINY):
+  for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, CHANNELS_LAST,
+               TINY):
     if flag.value != flag.default:
       args.append(f"--{flag.name}={flag.value}" if not isinstance(flag.value, bool) else
                   f"--{'' if flag.value else 'no'}{flag.name}")
@@ -143,8 +153,22 @@ def protocol(name: str):
   return image_quality.Protocol(round_uint8=True, crop_border=SCALE)
 
 
-def run_model(name: str, inits: list[str], torch) -> dict:
-  """Trains and scores `name` in the asked init modes; returns {init: row}."""
+def settings(name: str, config) -> dict:
+  """What a PyTorch run depends on: a saved run with the same settings is reused."""
+  return {"model": name, "steps": STEPS.value, "batch": BATCH.value, "seed": SEED.value,
+          "eval_images": EVAL_IMAGES.value, "tiny": TINY.value, "threads": THREADS.value,
+          "channels_last": CHANNELS_LAST.value,
+          "control_steps": CONTROL_STEPS.value, "config": config_summary(config)}
+
+
+def config_summary(config) -> dict:
+  return json.loads(json.dumps({"model": config.model.kwargs.to_dict(),
+                                "optimizer": config.optimizer.to_dict(), "loss": config.loss}))
+
+
+def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
+  """Trains and scores `name` in the asked modes; returns {init: row}. PyTorch's run is
+  taken from a row of `saved` with the same `settings` unless --retrain_torch."""
   import copy
   from experiments.parity import parity
   steps, batch, seed, tiny = STEPS.value, BATCH.value, SEED.value, TINY.value
@@ -162,8 +186,66 @@ def run_model(name: str, inits: list[str], torch) -> dict:
   module = parity.torch_module(name, config, seed)
   copied = parity.flax_from_torch(name, module)
   parity.check_flax_tree(config, copied)
+  key = settings(name, config)
+  old = next((r for r in saved.values() if r.get("settings") == key), None)
+  if old is not None and not RETRAIN_TORCH.value:
+    ref = {"loss": old["torch_loss"], "seconds": old["torch_s"]}
+    ref_psnr = old["torch_psnr"]
+    control = ({"loss": old["control_loss"], "seconds": old["control_s"]}
+               if old.get("control_loss") else None)
+    print(f"{name}: PyTorch's run reused from the saved {old['model']}/{old['init']} row "
+          "(same settings; --retrain_torch to train it again)", flush=True)
+  else:
+    ref, ref_psnr, control = train_reference(name, config, module, batches, lrs, eval_in,
+                                             eval_target, prot)
+  base_psnr = (parity.mean_psnr(eval_in, eval_target, prot) if baseline else None)
+
+  rows = {}
+  for init in inits:
+    if init in ("copied", "copied_xla"):
+      variables = copied
+    elif init == "default":
+      from enhance_jax.training import components
+      variables = components.init_variables(config, components.model(config))
+    else:
+      raise ValueError(f"--inits: {init!r} is not copied, default or copied_xla.")
+    from enhance_jax.models import convolution
+    before = convolution.use_onednn
+    convolution.use_onednn = False if init == "copied_xla" else before
+    try:
+      kernels = convolution.backend()
+      ours = parity.train_ours(config, variables, batches)
+      outputs = parity.apply_ours(config, ours["variables"], eval_in)
+    finally:
+      convolution.use_onednn = before
+    psnr = parity.mean_psnr(outputs, eval_target, prot)
+    rel = parity.relative_diff(ours["loss"], ref["loss"])
+    print(f"{name}/{init}: ours ({kernels} kernels) {steps} steps in {ours['seconds']:.0f} s "
+          f"(+{ours['compile_s']:.0f} s compile), max rel. diff {rel.max():.2e}, PSNR {psnr:.3f} "
+          f"(PyTorch {ref_psnr:.3f})", flush=True)
+    rows[init] = {
+        "model": name, "init": init, "kernels": kernels, "steps": steps, "batch": batch,
+        "seed": seed, "settings": key, "command": row_command(name, init),
+        "lr": lrs, "ours_loss": ours["loss"], "torch_loss": ref["loss"],
+        "control_loss": control["loss"] if control else None,
+        "control_steps": len(control["loss"]) if control else 0,
+        "ours_psnr": psnr, "torch_psnr": ref_psnr,
+        "baseline_psnr": base_psnr,
+        "baseline": baseline, "ours_s": ours["seconds"], "ours_compile_s": ours["compile_s"],
+        "torch_s": ref["seconds"], "control_s": control["seconds"] if control else None,
+        "eval_images": len(eval_in), "tiny": tiny, "config": config_summary(config),
+    }
+  return rows
+
+
+def train_reference(name, config, module, batches, lrs, eval_in, eval_target, prot):
+  """PyTorch's run (trains `module`) and the float64 control: (run, PSNR, control or None)."""
+  import copy
+  from experiments.parity import parity
+  cfg, steps = config.optimizer, len(batches)
   control_module = copy.deepcopy(module).double() if CONTROL_STEPS.value else None
-  ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2)
+  ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2,
+                           channels_last=CHANNELS_LAST.value)
   ref_psnr = parity.mean_psnr(parity.apply_torch(module, eval_in), eval_target, prot)
   print(f"{name}: PyTorch {steps} steps in {ref['seconds']:.0f} s, last loss "
         f"{ref['loss'][-1]:.6f}, PSNR {ref_psnr:.3f}", flush=True)
@@ -175,39 +257,7 @@ def run_model(name: str, inits: list[str], torch) -> dict:
     print(f"{name}: PyTorch float64 control, {n} steps in {control['seconds']:.0f} s; max rel. "
           f"diff of PyTorch float32 from it "
           f"{parity.relative_diff(ref['loss'][:n], control['loss']).max():.2e}", flush=True)
-  base_psnr = (parity.mean_psnr(eval_in, eval_target, prot) if baseline else None)
-
-  rows = {}
-  for init in inits:
-    if init == "copied":
-      variables = copied
-    elif init == "default":
-      from enhance_jax.training import components
-      variables = components.init_variables(config, components.model(config))
-    else:
-      raise ValueError(f"--inits: {init!r} is not copied or default.")
-    ours = parity.train_ours(config, variables, batches)
-    psnr = parity.mean_psnr(parity.apply_ours(config, ours["variables"], eval_in), eval_target,
-                            prot)
-    rel = parity.relative_diff(ours["loss"], ref["loss"])
-    print(f"{name}/{init}: ours {steps} steps in {ours['seconds']:.0f} s (+{ours['compile_s']:.0f} "
-          f"s compile), max rel. diff {rel.max():.2e}, PSNR {psnr:.3f} (PyTorch {ref_psnr:.3f})",
-          flush=True)
-    rows[init] = {
-        "model": name, "init": init, "steps": steps, "batch": batch, "seed": seed,
-        "command": row_command(name, init),
-        "lr": lrs, "ours_loss": ours["loss"], "torch_loss": ref["loss"],
-        "control_loss": control["loss"] if control else None,
-        "control_steps": len(control["loss"]) if control else 0,
-        "ours_psnr": psnr, "torch_psnr": ref_psnr,
-        "baseline_psnr": base_psnr,
-        "baseline": baseline, "ours_s": ours["seconds"], "ours_compile_s": ours["compile_s"],
-        "torch_s": ref["seconds"], "control_s": control["seconds"] if control else None,
-        "eval_images": len(eval_in), "tiny": tiny,
-        "config": {"model": dict(config.model.kwargs), "optimizer": cfg.to_dict(),
-                   "loss": config.loss},
-    }
-  return rows
+  return ref, ref_psnr, control
 
 
 def main() -> None:
@@ -223,7 +273,7 @@ def main() -> None:
   path = out / f"{stem}.json"
   saved = json.loads(path.read_text()) if path.is_file() else {}
   for name in MODELS.value:
-    for init, row in run_model(name, list(INITS.value), torch).items():
+    for init, row in run_model(name, list(INITS.value), torch, saved).items():
       saved[f"{name}/{init}"] = row
       from enhance_jax.training import logs
       logs.write_json(path, saved)  # after each row: a later failure keeps the finished ones
