@@ -265,11 +265,13 @@ def _same(a: dict, b: dict) -> bool:
 
 
 def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
-            load_note: str = "", command: str = "", minutes: Sequence[float] = MINUTES) -> Path:
+            load_note: str = "", command: str = "", minutes: Sequence[float] = MINUTES,
+            cache: str | Path | None = None) -> Path:
   """Publishes the finished run in `workdir` (of `--config=zoo/<name>:<arg>,init=random`) as
   `<zoo>/<name>/`; returns that folder. Raises FileExistsError when it exists and not `force`
   (nothing is read or written then), ValueError / FileNotFoundError for a workdir that is not
-  a finished run of that config. `minutes`: the after-N-minutes points of the card."""
+  a finished run of that config. `minutes`: the after-N-minutes points of the card. `cache`:
+  a folder where each scoring is kept and reused (`_cached`)."""
   from enhance_jax import api
   from enhance_jax import config as config_lib
   from enhance_jax.training import checkpointing, components
@@ -334,12 +336,12 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
     if not _same(variables_io.load_variables(tmp / "variables"), variables):
       raise OSError(f"{tmp / 'variables'}: the written weights do not read back identically.")
 
-    def score(weights: Path, evals=None) -> dict:
+    def score(weights: Path, v: dict, evals=None) -> dict:
       c = config_lib.load_config(f"zoo/{name}", zoo_arg,
                                  {**overrides, "init_checkpoint": str(weights)})
-      return api.evaluate(c, evals=evals)
+      return _cached(cache, c, v, evals, lambda: api.evaluate(c, evals=evals))
 
-    results = score(tmp / "variables")
+    results = score(tmp / "variables", variables)
     points = time_points(steps, seconds, ckpt_steps, minutes)
     by_step = {num_steps: results[bench]}
     for p in points:
@@ -347,7 +349,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
         v, _ = components.load_inference_variables(config, model, str(workdir),
                                                    use_ema=config.eval.use_ema, step=p["step"])
         path = variables_io.save_variables(scratch / str(p["step"]), v)
-        by_step[p["step"]] = score(path, [bench])[bench]
+        by_step[p["step"]] = score(path, v, [bench])[bench]
       if p["reached"]:
         p["psnr"] = by_step[p["step"]]["psnr"]
         p["ssim"] = by_step[p["step"]]["ssim"]
@@ -417,6 +419,30 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
     shutil.rmtree(scratch, ignore_errors=True)
   write_index(root)
   return final
+
+
+def _cached(cache: str | Path | None, config, variables: dict, evals, compute) -> dict:
+  """`compute()` (api.evaluate of `config` on `variables`), or its result kept in `cache` for
+  the same weights (their bytes) and the same config but init_checkpoint (the JSON text): a
+  publish that is re-run (--force, or after a failure) does not score a checkpoint twice."""
+  if cache is None:
+    return compute()
+  import hashlib
+  import jax
+  h = hashlib.sha256()
+  c = config.copy_and_resolve_references()
+  c.init_checkpoint = ""
+  h.update(c.to_json_best_effort(sort_keys=True).encode())
+  h.update(json.dumps(sorted(evals) if evals else None).encode())
+  for path, leaf in jax.tree_util.tree_flatten_with_path(variables)[0]:
+    h.update(jax.tree_util.keystr(path).encode())
+    h.update(np.ascontiguousarray(leaf).tobytes())
+  path = Path(cache) / f"{h.hexdigest()[:24]}.json"
+  if path.is_file():
+    return json.loads(path.read_text())
+  result = compute()
+  _write(path, json.dumps(result) + "\n")
+  return result
 
 
 def _write(path: Path, text: str) -> None:

@@ -26,6 +26,8 @@ _NAME = flags.DEFINE_string("name", None, "The zoo model: enhance_jax/configs/zo
 _ARG = flags.DEFINE_string("arg", "", "The config argument of the run besides init "
                            "(e.g. profile=paper); default: the cpu profile.")
 _FORCE = flags.DEFINE_bool("force", False, "Replace an existing zoo/NAME/.")
+_CACHE = flags.DEFINE_string("cache", None, "Keep each scoring (weights hash + config) in this "
+                             "folder and reuse it: a re-run scores no checkpoint twice.")
 _LOAD_NOTE = flags.DEFINE_string("load_note", "", "What is known of the machine's load during "
                                  "training (the run does not record it), written in the card.")
 
@@ -33,7 +35,8 @@ _LOAD_NOTE = flags.DEFINE_string("load_note", "", "What is known of the machine'
 def main():
   from experiments.zoo import card
   out = card.publish(_WORKDIR.value, _NAME.value, _ARG.value, force=_FORCE.value,
-                     load_note=_LOAD_NOTE.value, command=card.run_command())
+                     load_note=_LOAD_NOTE.value, command=card.run_command(),
+                     cache=_CACHE.value)
   print(f"wrote {out}/ (variables, metrics.jsonl, curve.png, card.json, README.md) and "
         f"{out.parent / 'README.md'}", flush=True)
 
