@@ -1,9 +1,10 @@
 """The config schema with its defaults, and the one way to load, override and check a config.
 
 `base_config()` is the schema: every key any code reads is defined there with its default (the
-default run: a U-Net low-light enhancer on the embedded scikit-image photos, a few minutes on 2
-CPU cores). Config files (`enhance_jax/configs/*.py`, shipped with the package, or any file of
-yours) start from it and change what they need, big_vision style:
+default run's data and recipe: low-light enhancement of the embedded scikit-image photos, a
+few minutes on 2 CPU cores; `configs/default.py` swaps the U-Net for `curve_net`). Config
+files (`enhance_jax/configs/*.py`, shipped with the package, or any file of yours) start
+from it and change what they need, big_vision style:
 
     def get_config(arg=None):
       c = base_config(); c.model.name = "dncnn"; ...; return c
@@ -33,7 +34,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.seed = 0
 
   c.model = ml_collections.ConfigDict()
-  c.model.name = "unet"
+  c.model.name = "unet"              # configs/default.py (the default run) uses curve_net
   c.model.kwargs = ml_collections.ConfigDict(dict(
       features=12, depth=5, out_channels=3, residual=True))
 

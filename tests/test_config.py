@@ -182,9 +182,9 @@ def test_named_eval_sets_are_checked_and_overridable(tmp_path):
 def test_apply_overrides_reports_changes_and_diff_lists_leaves():
   a = load_config("default")
   b = load_config("default")
-  changes = config_lib.apply_overrides(b, [("model.kwargs.features", "16"),
+  changes = config_lib.apply_overrides(b, [("model.kwargs.features", "24"),
                                            ("train.num_steps", "600")])
-  assert changes == [("model.kwargs.features", 12, 16)]  # num_steps was already 600
+  assert changes == [("model.kwargs.features", 16, 24)]  # num_steps was already 600
   assert config_lib.diff(a, b) == ["model.kwargs.features"]
   assert config_lib.diff(a, b, sections=("data", "train")) == []
 
