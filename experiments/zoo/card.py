@@ -113,6 +113,14 @@ def time_points(steps: np.ndarray, seconds: np.ndarray, checkpoints: Sequence[in
   return out
 
 
+def checkpoint_steps(workdir: Path) -> list[int]:
+  """The complete checkpoints' steps (Orbax renames a step folder into place when complete),
+  read from the folder names only: nothing in a running trainer's workdir is touched."""
+  folder = Path(workdir) / "checkpoints"
+  return sorted(int(p.name) for p in folder.iterdir() if p.is_dir() and p.name.isdigit()) if (
+      folder.is_dir()) else []
+
+
 def machine(run_info: dict, load_note: str) -> dict:
   """The machine of the card: CPUs and model (this machine: publish runs where the run ran),
   the run's devices, and the load during training when known."""
@@ -274,7 +282,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
   a folder where each scoring is kept and reused (`_cached`)."""
   from enhance_jax import api
   from enhance_jax import config as config_lib
-  from enhance_jax.training import checkpointing, components
+  from enhance_jax.training import components
   from enhance_jax.weights import variables as variables_io
 
   root = zoo_root()
@@ -305,11 +313,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
     raise ValueError(f"{workdir}: the run's config differs from zoo/{name}:{zoo_arg} in "
                      f"{', '.join(left[:5])}.")
   num_steps = int(config.train.num_steps)
-  ckpt = checkpointing.Checkpointer(workdir / "checkpoints", keep=10**6, async_save=False)
-  try:
-    ckpt_steps = sorted(ckpt.all_steps())
-  finally:
-    ckpt.close()
+  ckpt_steps = checkpoint_steps(workdir)
   if num_steps not in ckpt_steps:
     last = ckpt_steps[-1] if ckpt_steps else None
     raise ValueError(f"{workdir}: the run is not finished (last checkpoint: step {last} of "
