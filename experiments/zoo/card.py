@@ -409,7 +409,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
             "evaluate": " ".join(["python -m enhance_jax.evaluate", f"--config={spec}",
                                   *flags_]),
             "enhance": " ".join(["python -m enhance_jax.enhance", f"--config={spec}", *flags_,
-                                 "--input=noisy.png", "--output=denoised.png"]),
+                                 "--input=IN.png", "--output=OUT.png"]),
         },
         "published_at": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"),
