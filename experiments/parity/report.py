@@ -25,6 +25,16 @@ def _mean(x, lo, hi):
   return float(x.mean()) if len(x) else float("nan")
 
 
+def variants(rows: dict) -> list[str]:
+  """The model variants of the rows ('dncnn', 'dncnn17x16', 'srcnn'), denoisers first."""
+  names = list(dict.fromkeys(k.split("/")[0] for k in rows))
+  return sorted(names, key=lambda v: (not denoiser(v), v))
+
+
+def denoiser(variant: str) -> bool:
+  return variant.startswith("dncnn")
+
+
 def parity_row(r: dict, tol: float, psnr_tol: float) -> list[str]:
   ours, ref = r["ours_loss"], r["torch_loss"]
   d = r["ours_psnr"] - r["torch_psnr"]
@@ -46,7 +56,7 @@ def parity_row(r: dict, tol: float, psnr_tol: float) -> list[str]:
   init = {"copied": "PyTorch's, copied",
           "copied_xla": "PyTorch's, copied; ours on XLA's conv kernels (not oneDNN)",
           "default": "each its own (ours: Flax lecun_normal)"}[r["init"]]
-  return [r["model"], init, f"{r['steps']} x {r['batch']}",
+  return [r.get("variant", r["model"]), init, f"{r['steps']} x {r['batch']}",
           _e(rel[:10].max()) if copied else "–",
           _e(rel.max()) if copied else "–",
           (str(int(over[0])) if len(over) else "none") if copied else "–",
@@ -64,7 +74,7 @@ def start_table(rows: dict, sigma: float) -> tuple[str, str]:
           "mean 190-199", "steps near σ² (10-step mean within ±20%)",
           "first step with 10-step mean < 0.5 σ²"]
   out, text = [], []
-  for model in ("dncnn", "srcnn"):
+  for model in variants(rows):
     runs = []
     any_row = rows.get(f"{model}/copied") or rows.get(f"{model}/default")
     if any_row is None:
@@ -78,14 +88,14 @@ def start_table(rows: dict, sigma: float) -> tuple[str, str]:
     for run, init, loss in runs:
       x = np.asarray(loss, np.float64)
       means = np.convolve(x, np.ones(10) / 10, mode="valid") if len(x) >= 10 else x
-      near = int(np.sum(np.abs(means / level - 1.0) <= 0.2)) if model == "dncnn" else None
-      below = parity.first_step_below(loss, 0.5 * level) if model == "dncnn" else None
+      near = int(np.sum(np.abs(means / level - 1.0) <= 0.2)) if denoiser(model) else None
+      below = parity.first_step_below(loss, 0.5 * level) if denoiser(model) else None
       stats[init] = (below, near, _mean(loss, len(loss) - 10, len(loss)))
       out.append([model, run, init, _f(x[0], 5), _f(_mean(x, 0, 10), 5), _f(_mean(x, 40, 50), 5),
                   _f(_mean(x, 90, 100), 5), _f(_mean(x, len(x) - 10, len(x)), 5),
                   "–" if near is None else str(near),
-                  "–" if model != "dncnn" else ("never" if below is None else str(below))])
-    if model == "dncnn" and {"Flax default", "PyTorch default (copied)"} <= set(stats):
+                  "–" if not denoiser(model) else ("never" if below is None else str(below))])
+    if denoiser(model) and {"Flax default", "PyTorch default (copied)"} <= set(stats):
       (bf, nf, lf), (bp, npl, lp) = stats["Flax default"], stats["PyTorch default (copied)"]
       bt, nt, lt = stats["PyTorch default"]
       step = lambda b: "not within the run" if b is None else f"at step {b}"  # noqa: E731
@@ -100,7 +110,7 @@ def start_table(rows: dict, sigma: float) -> tuple[str, str]:
       else:
         verdict = "neither init leaves it within the run"
       text.append(
-          f"**DnCNN start (computed from the curves above).** σ² = {level:.5f} is the loss of the "
+          f"**{model} start (computed from the curves above).** σ² = {level:.5f} is the loss of the "
           f"identity map (output = noisy input). In our trainer, from Flax's default init the "
           f"10-step mean loss first falls below 0.5 σ² {step(bf)} ({nf} steps with the 10-step "
           f"mean within ±20% of σ²); from PyTorch's default init, same trainer, same batches, "
@@ -115,7 +125,7 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
   """What float32 summation order alone does, from the runs: PyTorch float32 vs float64, and
   our trainer on oneDNN vs on XLA's kernels (same everything else), beside ours vs PyTorch."""
   out = []
-  for m in ("dncnn", "srcnn"):
+  for m in variants(rows):
     a, b = rows.get(f"{m}/copied"), rows.get(f"{m}/copied_xla")
     if a is None:
       continue
@@ -148,7 +158,7 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
 def plot(rows: dict, png: Path, tol: float) -> Path:
   from enhance_jax import plots
   plt = plots._plt()  # noqa: SLF001  (the package's Agg setup)
-  models = [m for m in ("dncnn", "srcnn") if f"{m}/copied" in rows or f"{m}/default" in rows]
+  models = [m for m in variants(rows) if f"{m}/copied" in rows or f"{m}/default" in rows]
   fig, axes = plt.subplots(len(models), 3, figsize=(15, 3.6 * len(models)), squeeze=False)
   for ax_row, m in zip(axes, models):
     copied, default = rows.get(f"{m}/copied"), rows.get(f"{m}/default")
@@ -166,7 +176,7 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
     if copied:
       ax.plot(steps, copied["ours_loss"], color="C1", lw=0.8, ls="--",
               label="ours (PyTorch init)")
-    if m == "dncnn":
+    if denoiser(m):
       ax.axhline((25 / 255) ** 2, color="gray", lw=0.8, ls=":", label="σ² (identity map)")
     ax.set_title(f"{m}: each framework's default init")
     for ax in ax_row[:2]:
@@ -200,7 +210,7 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
 def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: float,
           labels: dict) -> Path:
   from enhance_jax.training import logs
-  order = [f"{m}/{i}" for m in ("dncnn", "srcnn") for i in ("copied", "default", "copied_xla")
+  order = [f"{m}/{i}" for m in variants(rows) for i in ("copied", "default", "copied_xla")
            if f"{m}/{i}" in rows]
   cols = ["model", "initial weights", "steps x batch", "max rel. diff, steps 0-9",
           "max rel. diff, all steps", f"first step > {tol:g}",
@@ -214,8 +224,12 @@ def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: f
   any_row = rows[order[0]]
   tiny = any(rows[k].get("tiny") for k in order)
   date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-  dn, sr = rows.get("dncnn/copied") or rows.get("dncnn/default"), (rows.get("srcnn/copied")
-                                                                   or rows.get("srcnn/default"))
+  dn = next((rows[k] for k in order if denoiser(k.split("/")[0])), None)
+  sr = next((rows[k] for k in order if not denoiser(k.split("/")[0])), None)
+  dn_arch = ", ".join(sorted({f"{rows[k]['config']['model'].get('depth', 17)} layers x "
+                              f"{rows[k]['config']['model'].get('features', 64)} "
+                              f"(row {k.split('/')[0]})" for k in order
+                              if denoiser(k.split('/')[0])}))
   evals = []
   if dn:
     evals.append(f"DnCNN: the first {dn['eval_images']} BSD68 images, AWGN σ={sigma:g} (numpy "
@@ -225,7 +239,7 @@ def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: f
     evals.append(f"SRCNN: Set5 x3 ({sr['eval_images']} images; the LR PNGs MATLAB-bicubic "
                  "upsampled, Y of MATLAB rgb2ycbcr), output Y rounded to 8 bits, 3 px shaved; "
                  "the last column is the bicubic input's PSNR")
-  commands = "\n".join(f"- {labels.get(rows[k]['model'], rows[k]['model'])}, init "
+  commands = "\n".join(f"- {labels.get(k.split('/')[0], k.split('/')[0])}, init "
                        f"{rows[k]['init']}: `{rows[k]['command']}`" for k in order)
   text = f"""# Training parity: our trainer vs a KAIR-style PyTorch loop
 
@@ -250,8 +264,8 @@ is 1.3e-5 to 2.7e-5 off for t = 1..5), PyTorch in float64, so the early update s
 ~1e-5 relative; PyTorch's BN running variance is the unbiased one (x n/(n-1), n = 25,600 values
 per channel at batch 16 of 40x40: 4e-5), Flax keeps the biased one.
 
-- DnCNN-S: 17 layers x 64, BN, no bias, residual; Train400 40x40 patches, AWGN σ=25 (not
-  clipped); Adam, learning rate 1e-3 along the config's cosine to 1e-4 over the run.
+- DnCNN ({dn_arch}): BN, no bias, residual; Train400 40x40 patches, AWGN σ=25 (not clipped);
+  Adam, learning rate 1e-3 along the config's cosine to 1e-4 over the run.
 - SRCNN 9-5-5 (64-32, replicate padding), Y channel: 33x33 patches of BSDS500 train (Y of
   MATLAB rgb2ycbcr, cropped to a multiple of 3, MATLAB-bicubic down x3 and up x3); Adam, constant
   learning rate 1e-3.

@@ -63,6 +63,9 @@ THREADS = flags.DEFINE_integer("threads", 2, "torch.set_num_threads.")
 CONTROL_STEPS = flags.DEFINE_integer(
     "control_steps", 10, "Also train PyTorch in float64 for this many steps (0 = no): the "
     "float32-rounding control (3.5x slower than float32 for DnCNN).")
+DNCNN_FEATURES = flags.DEFINE_integer(
+    "dncnn_features", 64, "DnCNN width (64 = DnCNN-S; fewer for a cheaper run, its rows are "
+    "named dncnn17x<features>).")
 TINY = flags.DEFINE_bool("tiny", False, "Tiny models and images (a dry run of the script; the "
                          "numbers mean nothing).")
 
@@ -74,12 +77,20 @@ PSNR_TOL = 0.05       # dB, where float32 ordering makes the curves drift
 LABELS = {"dncnn": "DnCNN-S σ=25 (17x64, BN)", "srcnn": "SRCNN 9-5-5 x3 (Y)"}
 
 
+def variant(name: str) -> str:
+  """The rows' name: the model, with the width when DnCNN is not 64 wide."""
+  if name == "dncnn" and DNCNN_FEATURES.value != 64:
+    return f"dncnn17x{DNCNN_FEATURES.value}"
+  return name
+
+
 def config_for(name: str, steps: int, batch: int, tiny: bool):
   """The shipped config with the batch, steps and sizes of this comparison; degradation ''
   (the batches come noisy / upsampled)."""
   from enhance_jax.config import load_config
   if name == "dncnn":
     over = {"train.batch_size": batch, "data.degrade": "", "data.patch_size": DNCNN_PATCH}
+    over["model.kwargs.features"] = DNCNN_FEATURES.value
     if tiny:
       over.update({"model.kwargs.depth": 4, "model.kwargs.features": 8})
     return load_config("dncnn_s25_train400", f"steps={steps}", over)
@@ -139,7 +150,7 @@ def row_command(name: str, init: str) -> str:
   """The command that re-makes the row (the flags of this run that differ from the defaults)."""
   args = [f"--models={name}", f"--inits={init}"]
   for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, CHANNELS_LAST,
-               TINY):
+               DNCNN_FEATURES, TINY):
     if flag.value != flag.default:
       args.append(f"--{flag.name}={flag.value}" if not isinstance(flag.value, bool) else
                   f"--{'' if flag.value else 'no'}{flag.name}")
@@ -224,7 +235,7 @@ def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
           f"(+{ours['compile_s']:.0f} s compile), max rel. diff {rel.max():.2e}, PSNR {psnr:.3f} "
           f"(PyTorch {ref_psnr:.3f})", flush=True)
     rows[init] = {
-        "model": name, "init": init, "kernels": kernels, "steps": steps, "batch": batch,
+        "model": name, "variant": variant(name), "init": init, "kernels": kernels, "steps": steps, "batch": batch,
         "seed": seed, "settings": key, "command": row_command(name, init),
         "lr": lrs, "ours_loss": ours["loss"], "torch_loss": ref["loss"],
         "control_loss": control["loss"] if control else None,
@@ -274,10 +285,13 @@ def main() -> None:
   saved = json.loads(path.read_text()) if path.is_file() else {}
   for name in MODELS.value:
     for init, row in run_model(name, list(INITS.value), torch, saved).items():
-      saved[f"{name}/{init}"] = row
+      saved[f"{variant(name)}/{init}"] = row
       from enhance_jax.training import logs
       logs.write_json(path, saved)  # after each row: a later failure keeps the finished ones
-  report.write(saved, out / f"{stem}.md", out / f"{stem}.png", TOL, PSNR_TOL, SIGMA, LABELS)
+  variants = {k.split("/")[0] for k in saved}
+  labels = dict(LABELS, **{v: f"DnCNN σ=25 (17x{v.split('x')[-1]}, BN)"
+                           for v in variants if v.startswith("dncnn17x")})
+  report.write(saved, out / f"{stem}.md", out / f"{stem}.png", TOL, PSNR_TOL, SIGMA, labels)
 
 
 if __name__ == "__main__":
