@@ -21,6 +21,7 @@ import dm_pix
 import jax
 import jax.numpy as jnp
 
+from enhance_jax.data.color import rgb_to_ycbcr
 from enhance_jax.registry import Registry
 
 LOSSES = Registry("loss")
@@ -39,6 +40,16 @@ def l2(pred: jax.Array, target: jax.Array) -> jax.Array:
 
 
 LOSSES.register("mse")(l2)
+
+
+@register("mse_y")
+def mse_y(pred: jax.Array, target: jax.Array) -> jax.Array:
+  """MSE on the luma the SR benchmarks score: MATLAB `rgb2ycbcr` Y (in [16, 235] / 255) of RGB
+  batches; a 1-channel batch is taken as that Y already. A Y-only model (SRCNN, color='y')
+  keeps the input's Cb/Cr, so an RGB loss would also push its Y to offset chroma errors."""
+  if pred.shape[-1] == 3:
+    pred, target = rgb_to_ycbcr(pred)[..., :1], rgb_to_ycbcr(target)[..., :1]
+  return l2(pred, target)
 
 
 @register("mse_center5")
