@@ -26,8 +26,8 @@ The `cpu` profile fits the run in 90 minutes of wall time on 2 CPU cores: 12,000
 (0.51 CPU-seconds a step, measured on the loaded machine, where DnCNN-S takes 1.73 for its
 0.91 s idle step: about 3 steps/s idle, 65-80 minutes), a checkpoint every 500 steps (all
 kept) so the card can score the model after 10, 30, 60 and 90 minutes. The `paper` profile
-has the paper's 8x10^8 backpropagations, counted as 33x33 sub-images: 6.25M steps of 128
-sub-images (here 16 patches of 96x96). `init_checkpoint` is `zoo/srcnn_x3/variables` (the
+has the paper's 8x10^8 backpropagations, read as one per 33x33 sub-image (our reading): 6.25M
+steps of 128 sub-images (here 16 patches of 96x96). `init_checkpoint` is `zoo/srcnn_x3/variables` (the
 card's weights), which `evaluate` and `enhance` apply; `:init=random` starts from random init.
 """
 from __future__ import annotations
