@@ -66,6 +66,9 @@ CONTROL_STEPS = flags.DEFINE_integer(
 DNCNN_FEATURES = flags.DEFINE_integer(
     "dncnn_features", 64, "DnCNN width (64 = DnCNN-S; fewer for a cheaper run, its rows are "
     "named dncnn17x<features>).")
+MERGE_FROM = flags.DEFINE_string(
+    "merge_from", None, "Add the rows of this parity.json (e.g. of a run made at the same time "
+    "with another --results) to this one's, unchanged, before the tables are written.")
 TINY = flags.DEFINE_bool("tiny", False, "Tiny models and images (a dry run of the script; the "
                          "numbers mean nothing).")
 
@@ -180,7 +183,6 @@ def config_summary(config) -> dict:
 def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
   """Trains and scores `name` in the asked modes; returns {init: row}. PyTorch's run is
   taken from a row of `saved` with the same `settings` unless --retrain_torch."""
-  import copy
   from experiments.parity import parity
   steps, batch, seed, tiny = STEPS.value, BATCH.value, SEED.value, TINY.value
   config = config_for(name, steps, batch, tiny)
@@ -191,7 +193,6 @@ def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
         f"{time.perf_counter() - t:.1f} s", flush=True)
   prot = protocol(name)
   lrs = parity.learning_rates(config, steps)
-  cfg = config.optimizer
 
   # PyTorch, default init (the same in both modes), and its weights before training.
   module = parity.torch_module(name, config, seed)
@@ -283,10 +284,13 @@ def main() -> None:
   stem = "parity_tiny" if TINY.value else "parity"
   path = out / f"{stem}.json"
   saved = json.loads(path.read_text()) if path.is_file() else {}
+  from enhance_jax.training import logs
+  if MERGE_FROM.value:
+    saved.update(json.loads(Path(MERGE_FROM.value).read_text()))
+    logs.write_json(path, saved)
   for name in MODELS.value:
     for init, row in run_model(name, list(INITS.value), torch, saved).items():
       saved[f"{variant(name)}/{init}"] = row
-      from enhance_jax.training import logs
       logs.write_json(path, saved)  # after each row: a later failure keeps the finished ones
   variants = {k.split("/")[0] for k in saved}
   labels = dict(LABELS, **{v: f"DnCNN σ=25 (17x{v.split('x')[-1]}, BN)"
