@@ -218,8 +218,22 @@ Per photo (uint8 files as written by `enhance`; clipped = share of pixels with a
 pixels with input max channel ≥ 8; gray-world = 100 × the same for the channel means):
 
 {common.markdown_table(['photo', 'mean in → out', 'clipped out', 'clipped in', 'Δ clipped', 'chroma shift', 'gray-world shift'], rows)}
-The machine is a shared 2-core VM: the load average says how many other processes competed
-for the cores while the run trained (the job ran under `nice -n 10` when launched so).
+Per-pixel hue is kept by construction (`curve_net` scales RGB by f(V)/V), so the chroma
+shift is uint8 rounding only; the gray-world shift can still move because dark regions are
+lifted more than bright ones, and their colours differ (e.g. LIME 9: a green wall under an
+orange lamp). The machine is a shared 2-core VM: the load average says how many other
+processes competed for the cores while the run trained (the job ran under `nice -n 10` when
+launched so); CPU seconds are the process's user + system time over all its threads, the
+measure of the job's own cost: a wall time far above them is time spent waiting for cores
+that other processes held.
+
+Before (issue 15): the previous default, the U-Net of `base_config()` (depth 5, 12 features,
+residual), measured with this script on the same machine (2026-11-30, at 6f309d2): mean
+clipped-pixel share +25.11 %, chroma shift 12.27, LOL 778 17.28 dB, synthetic 22.75 dB (input
+9.18), 121 s wall (116 s CPU, load 1.8 → 5.0). Re-make: `python -m enhance_jax.train
+--workdir=W --config.model.name=unet
+--config.model.kwargs="{{'features': 12, 'depth': 5, 'out_channels': 3, 'residual': True}}"`,
+then this script with `--workdir=W` (it reuses a finished run of any config and says so).
 """
   return text
 
