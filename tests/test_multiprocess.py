@@ -41,8 +41,9 @@ def _flags(overrides: dict) -> list[str]:
 
 
 def _config(**extra):
-  from enhance_jax.config import base_config
-  c = base_config()
+  """The config the launcher's processes run: the shipped default (no --config) + TINY."""
+  from enhance_jax.config import load_config
+  c = load_config()
   for key, value in {**TINY, **extra}.items():
     *parents, leaf = key.split(".")
     node = c

@@ -75,11 +75,17 @@ def tiny_config(**data_kwargs) -> ml_collections.ConfigDict:
   return c
 
 
-def _save_weights(path: Path, features: int = 4) -> Path:
-  """Random variables of the tiny U-Net (with `features`) as a variables checkpoint."""
+def _save_weights(path: Path, features: int = 4, shipped_default: bool = False) -> Path:
+  """Random variables of the tiny U-Net (with `features`) as a variables checkpoint; with
+  `shipped_default`, of the model the entry points use without --config (configs/default.py)
+  at TINY_FLAGS' depth 2."""
+  from enhance_jax.config import load_config
   from enhance_jax.training import components
   from enhance_jax.weights import variables as variables_io
   c = tiny_config()
+  if shipped_default:
+    c = load_config()
+    c.model.kwargs.depth = 2
   c.model.kwargs.features = features
   v = components.init_variables(c, components.model(c))
   return variables_io.save_variables(path, v)
@@ -270,7 +276,8 @@ def cli(tmp_path_factory):
   """Starts every command-line case at once; returns name -> (returncode, stderr, tmp)."""
   tmp = tmp_path_factory.mktemp("cli")
   weights = _save_weights(tmp / "w4")
-  wrong = _save_weights(tmp / "w8", features=8)
+  default_weights = _save_weights(tmp / "w4_default", shipped_default=True)  # enhance: no --config
+  wrong = _save_weights(tmp / "w8", features=8, shipped_default=True)
   _write(tmp / "good" / "a.png", _good_png(48, 48, 1))
   _write(tmp / "good" / "b.png", _good_png(48, 48, 2))
   _write(tmp / "mixed" / "a.png", _good_png())
@@ -311,7 +318,7 @@ def cli(tmp_path_factory):
       "evaluate_empty": [py, "-m", "enhance_jax.evaluate", f"--config={folder_config('empty')}",
                          f"--output_json={tmp / 'eval_empty' / 'm.json'}"],
       "enhance_corrupt": [py, "-m", "enhance_jax.enhance", f"--input={tmp / 'mixed'}",
-                          f"--output={tmp / 'enh_out'}", f"--config.init_checkpoint={weights}",
+                          f"--output={tmp / 'enh_out'}", f"--config.init_checkpoint={default_weights}",
                           *TINY_FLAGS[:2]],
       "enhance_wrong_arch": [py, "-m", "enhance_jax.enhance", f"--input={tmp / 'good' / 'a.png'}",
                              f"--output={tmp / 'enh_wrong' / 'a.png'}",
