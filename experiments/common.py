@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))
 
 from enhance_jax.configs._profiles import PROFILES  # noqa: E402
+from experiments.tables import fmt, markdown_table  # noqa: E402,F401  (re-exported)
 
 RESULTS = ROOT / "experiments" / "results"
 
@@ -305,22 +306,7 @@ def mean_of(per_image: list[dict], key: str, names: set[str] | None = None) -> f
   return sum(vals) / len(vals)
 
 
-# --- Tables ------------------------------------------------------------------------------------
-
-def fmt(value: Any, digits: int = 2) -> str:
-  """A table cell: numbers with `digits` decimals, None/NaN as '–'."""
-  if value is None:
-    return "–"
-  if isinstance(value, float):
-    return "–" if math.isnan(value) else f"{value:.{digits}f}"
-  return str(value)
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-  head = "| " + " | ".join(columns) + " |\n|" + "|".join("---" for _ in columns) + "|\n"
-  return head + "".join("| " + " | ".join(fmt(c) if not isinstance(c, str) else c for c in r)
-                        + " |\n" for r in rows)
-
+# --- Tables (cells and tables: experiments/tables.py) -------------------------------------------
 
 def commands_section(commands: Sequence[tuple[str, Row, str]]) -> str:
   """'Re-make a row': for each (label, row, eval set name) the command that re-makes the row's

@@ -28,7 +28,6 @@ from __future__ import annotations
 import ast
 import datetime
 import json
-import math
 import os
 import platform
 import re
@@ -37,9 +36,11 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
+
+from experiments.tables import fmt, markdown_table
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "experiments" / "results"
@@ -479,19 +480,6 @@ def _first_line(text: str) -> str:
 
 # --- The card and the index -------------------------------------------------------------------
 
-def _f(x: Any, digits: int = 2) -> str:
-  if x is None:
-    return "–"
-  if isinstance(x, float):
-    return "–" if math.isnan(x) else f"{x:.{digits}f}"
-  return str(x)
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-  head = "| " + " | ".join(columns) + " |\n|" + "|".join("---" for _ in columns) + "|\n"
-  return head + "".join("| " + " | ".join(_f(c) for c in r) + " |\n" for r in rows)
-
-
 def render_card(card: dict) -> str:
   """The card (README.md) from card.json."""
   name, bench = card["name"], card["benchmark"]
@@ -505,7 +493,7 @@ def render_card(card: dict) -> str:
     lines += [f"**Trained with overrides of the shipped config** ({', '.join(card['overrides'])});"
               " every command below carries them.", ""]
   devices = mach.get("devices", {})
-  lines += [_table(["", ""], [
+  lines += [markdown_table(["", ""], [
       ["config", f"`{card['config']}` (`--config=zoo/{name}`; training: `:init=random`)"],
       ["model", f"`{m['name']}` {json.dumps(m['kwargs'])}: {m['params']:,} parameters"],
       ["weights", f"`variables` ({m['weights_bytes'] / 1e6:.2f} MB, Orbax): the "
@@ -531,41 +519,41 @@ def render_card(card: dict) -> str:
             "# apply them", cmd["enhance"], "```", ""]
   lines += ["## Scores", "",
             f"`{cmd['evaluate']}`:", "",
-            _table(["set", "images", "PSNR", "SSIM", "input PSNR", "input SSIM"],
+            markdown_table(["set", "images", "PSNR", "SSIM", "input PSNR", "input SSIM"],
                    [[f"{k} (`{v['dataset']}/{v['split']}`)", v["num_images"],
-                     _f(v["psnr"]), _f(v.get("ssim"), 4), _f(v.get("input_psnr")),
-                     _f(v.get("input_ssim"), 4)] for k, v in res.items()]).rstrip(), ""]
+                     fmt(v["psnr"]), fmt(v.get("ssim"), 4), fmt(v.get("input_psnr")),
+                     fmt(v.get("input_ssim"), 4)] for k, v in res.items()]).rstrip(), ""]
   rows = []
   for p in card["after_minutes"]:
     if p["reached"]:
-      rows.append([f"{_f(p['minutes'])} min", p["step"], _f(p["at_minutes"], 1), _f(p["psnr"]),
-                   _f(p["ssim"], 4)])
+      rows.append([f"{fmt(p['minutes'])} min", p["step"], fmt(p["at_minutes"], 1), fmt(p["psnr"]),
+                   fmt(p["ssim"], 4)])
     else:
-      rows.append([f"{_f(p['minutes'])} min", "–", "–", "not reached", f"({p['why']})"])
+      rows.append([f"{fmt(p['minutes'])} min", "–", "–", "not reached", f"({p['why']})"])
   lines += ["## Quality per CPU time", "",
             f"{bench} PSNR of the last checkpoint saved within N minutes of the training loop's "
             "wall time (the step's time interpolated between logged lines; checkpoints every "
             f"{t['checkpoint_every']} steps), scored like the final model:", "",
-            _table(["after", "step", "at minute", "PSNR", "SSIM"], rows).rstrip(), ""]
+            markdown_table(["after", "step", "at minute", "PSNR", "SSIM"], rows).rstrip(), ""]
   refs = card["references"]
   crow = [[f"this model (zoo/{name}, {t['wall_seconds'] / 60:.0f} min on {mach['nproc']} CPU "
-           "cores)", b["num_images"], _f(b["psnr"]), _f(b.get("ssim"), 4), "card.json"]]
+           "cores)", b["num_images"], fmt(b["psnr"]), fmt(b.get("ssim"), 4), "card.json"]]
   if "published" in refs:
     p = refs["published"]
-    crow.append([f"published ({p['source']}; {p['dataset']} {p['condition']})", "all", _f(p["psnr"]),
+    crow.append([f"published ({p['source']}; {p['dataset']} {p['condition']})", "all", fmt(p["psnr"]),
                  "–", f"`{p['file']}`"])
   if "imported" in refs:
     p = refs["imported"]
-    crow.append([f"official weights, imported (`{p['config']}`)", p["num_images"], _f(p["psnr"]),
-                 _f(p.get("ssim"), 4), f"`{p['file']}` ({p['date']})"])
+    crow.append([f"official weights, imported (`{p['config']}`)", p["num_images"], fmt(p["psnr"]),
+                 fmt(p.get("ssim"), 4), f"`{p['file']}` ({p['date']})"])
   if "classical" in refs:
     p, mine = refs["classical"], card["on_classical_images"]
-    crow.append([f"{p['label']}", p["num_images"], _f(p["psnr"]), "–",
+    crow.append([f"{p['label']}", p["num_images"], fmt(p["psnr"]), "–",
                  f"`{p['file']}` ({p['column']})"])
     crow.append([f"this model on the same {mine['num_images']} images", mine["num_images"],
-                 _f(mine["psnr"]), _f(mine["ssim"], 4), "card.json (per_image)"])
+                 fmt(mine["psnr"]), fmt(mine["ssim"], 4), "card.json (per_image)"])
   lines += [f"## Comparison on {bench}", "",
-            _table(["model", "images", "PSNR", "SSIM", "number from"], crow).rstrip(), ""]
+            markdown_table(["model", "images", "PSNR", "SSIM", "number from"], crow).rstrip(), ""]
   if "classical" in refs:
     lines += [f"{refs['classical']['label']} ran on the first {refs['classical']['num_images']} "
               "images only; compare it with this model's row on the same images, not with the "
@@ -649,7 +637,7 @@ def write_index(root: Path | None = None) -> Path:
           "--output=OUT` applies it. Configs: `enhance_jax/configs/zoo/`; a card is written by "
           "`python experiments/zoo/publish.py --workdir=W --name=NAME` from a finished run of "
           "`--config=zoo/NAME:init=random`.\n\n"
-          + (_table(["model", "task", "parameters", "benchmark PSNR", "wall time", "config"],
+          + (markdown_table(["model", "task", "parameters", "benchmark PSNR", "wall time", "config"],
                     rows) if rows else "No zoo config yet.\n"))
   root.mkdir(parents=True, exist_ok=True)
   _write(root / "README.md", text)
