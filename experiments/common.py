@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import json
 import math
-import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))
 
 from enhance_jax.configs._profiles import PROFILES  # noqa: E402
-from experiments.tables import fmt, markdown_table  # noqa: E402,F401  (re-exported)
+from experiments.tables import command, fmt, markdown_table  # noqa: E402,F401  (re-exported)
 
 RESULTS = ROOT / "experiments" / "results"
 
@@ -84,16 +83,6 @@ def results_dir() -> Path:
   path = Path(RESULTS_DIR.value)
   path.mkdir(parents=True, exist_ok=True)
   return path
-
-
-def command() -> str:
-  """The command line that is running, as one would type it from the repo root."""
-  script = Path(sys.argv[0]).resolve()
-  try:
-    script = script.relative_to(ROOT)
-  except ValueError:
-    pass
-  return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])
 
 
 def _shown(path: Path) -> str:

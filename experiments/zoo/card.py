@@ -33,7 +33,6 @@ import platform
 import re
 import shlex
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -642,13 +641,3 @@ def write_index(root: Path | None = None) -> Path:
   root.mkdir(parents=True, exist_ok=True)
   _write(root / "README.md", text)
   return root / "README.md"
-
-
-def run_command() -> str:
-  """The running command as typed from the repo root (for the card's publish command)."""
-  script = Path(sys.argv[0]).resolve()
-  try:
-    script = script.relative_to(ROOT)
-  except ValueError:
-    pass
-  return " ".join(["python", shlex.quote(str(script)), *map(shlex.quote, sys.argv[1:])])

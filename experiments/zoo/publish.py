@@ -33,9 +33,10 @@ _LOAD_NOTE = flags.DEFINE_string("load_note", "", "What is known of the machine'
 
 
 def main():
+  from experiments import tables
   from experiments.zoo import card
   out = card.publish(_WORKDIR.value, _NAME.value, _ARG.value, force=_FORCE.value,
-                     load_note=_LOAD_NOTE.value, command=card.run_command(),
+                     load_note=_LOAD_NOTE.value, command=tables.command(),
                      cache=_CACHE.value)
   print(f"wrote {out}/ (variables, metrics.jsonl, curve.png, card.json, README.md) and "
         f"{out.parent / 'README.md'}", flush=True)
