@@ -31,6 +31,13 @@ class DnCNN(nn.Module):
     use_bias: conv biases (False in the paper/SaoYan, True in MatConvNet/KAIR).
     residual: True = predict the noise (output = x - net(x)); False = predict the clean image.
     out_channels: output channels (default: input channels).
+    kernel_init: conv kernel initializer (`layers.kernel_initializer`: 'lecun_normal'
+      (Flax's default), 'he_normal' (the paper's), 'torch', 'orthogonal').
+    init_gain: multiplies the initial kernels (KAIR's recipe: 'orthogonal' x 0.2).
+    norm_scale_init: initial BN scale (`layers.SCALE_INITS`: 'ones', or 'uniform' U(0.1, 1)
+      as KAIR's recipe). With Flax's default init the last conv of a BN-normalised stack
+      starts with an output of std ~1, far from the identity map, and the Adam steps are
+      small next to the large kernels: experiments/results/dncnn_init.md measures it.
     dtype: compute dtype of the convs (output and residual stay float32).
   """
   depth: int = 17
@@ -41,6 +48,9 @@ class DnCNN(nn.Module):
   use_bias: bool = False
   residual: bool = True
   out_channels: int | None = None
+  kernel_init: str = "lecun_normal"
+  init_gain: float = 1.0
+  norm_scale_init: str = "ones"
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -51,12 +61,14 @@ class DnCNN(nn.Module):
     out_ch = self.out_channels or x.shape[-1]
     act = layers.activation(self.activation)
     k = (self.kernel_size, self.kernel_size)
+    init = layers.kernel_initializer(self.kernel_init, self.init_gain)
     conv = lambda f, name: Conv(f, k, padding="SAME", use_bias=self.use_bias, dtype=self.dtype,
-                                name=name)
+                                kernel_init=init, name=name)
     h = act(conv(self.features, "conv0")(x))
     for i in range(1, self.depth - 1):
       h = conv(self.features, f"conv{i}")(h)
-      h = act(layers.normalization(self.normalization, train)(h))
+      norm = layers.normalization(self.normalization, train, scale_init=self.norm_scale_init)
+      h = act(norm(h))
     h = conv(out_ch, f"conv{self.depth - 1}")(h).astype(jnp.float32)
     if self.residual:
       if out_ch != x.shape[-1]:

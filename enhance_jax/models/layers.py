@@ -4,6 +4,7 @@ All tensors are NHWC.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import flax.linen as nn
@@ -31,20 +32,59 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     raise KeyError(f"Unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
 
 
+def kernel_initializer(name: str, gain: float = 1.0) -> Callable:
+  """A conv/dense kernel initializer by name, its samples multiplied by `gain`.
+
+  'lecun_normal' (Flax's default: std 1/sqrt(fan_in)); 'he_normal' (std
+  sqrt(2/fan_in), the DnCNN paper's); 'torch' (PyTorch's default for Conv2d:
+  U(-1/sqrt(fan_in), 1/sqrt(fan_in)), std 1/sqrt(3 fan_in)); 'orthogonal' (the
+  kernel reshaped to (kh*kw*in, out) has orthonormal columns, or rows when out is
+  larger; KAIR's DnCNN recipe uses it with gain 0.2). fan_in = kh*kw*in.
+  """
+  def orthogonal(key, shape, dtype=jnp.float32):
+    # flax's orthogonal() acts on the last two axes; a conv kernel's rows are kh*kw*in.
+    flat = (math.prod(shape[:-1]), shape[-1])
+    return nn.initializers.orthogonal()(key, flat, dtype).reshape(shape)
+
+  inits = {
+      "lecun_normal": nn.initializers.lecun_normal(),
+      "he_normal": nn.initializers.he_normal(),
+      "torch": nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
+      "orthogonal": orthogonal,
+  }
+  if name not in inits:
+    raise KeyError(f"Unknown kernel initializer {name!r}; known: {sorted(inits)}")
+  base = inits[name]
+  if gain == 1.0:
+    return base
+  return lambda key, shape, dtype=jnp.float32: gain * base(key, shape, dtype)
+
+
+# Initializers of a normalization layer's scale (gamma) by name: 'ones' (Flax's default),
+# 'zeros' (a residual branch starts as zero), 'uniform' (U(0.1, 1): KAIR's DnCNN recipe).
+SCALE_INITS = {
+    "ones": nn.initializers.ones,
+    "zeros": nn.initializers.zeros,
+    "uniform": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, 0.1, 1.0),
+}
+
+
 def normalization(name: str | None, train: bool,
-                  zero_scale: bool = False) -> Callable[[jax.Array], jax.Array]:
+                  scale_init: str = "ones") -> Callable[[jax.Array], jax.Array]:
   """A fresh normalization layer: 'batch', 'layer', 'group', 'instance' or None/'none'.
 
   Must be called inside a compact method. BatchNorm keeps its statistics in the
-  'batch_stats' collection and uses them when `train` is False. `zero_scale`
-  initialises the scale (gamma) to 0, so a residual branch ending in the norm
-  starts as zero (the non-local block's reference init).
+  'batch_stats' collection and uses them when `train` is False. `scale_init`
+  names the scale (gamma) initializer (`SCALE_INITS`); 'zeros' makes a residual
+  branch ending in the norm start as zero (the non-local block's reference init).
   """
   if name in (None, "none", ""):
     return lambda x: x
+  if scale_init not in SCALE_INITS:
+    raise KeyError(f"Unknown scale_init {scale_init!r}; known: {sorted(SCALE_INITS)}")
   kw = {}
-  if zero_scale:
-    kw["scale_init"] = nn.initializers.zeros
+  if scale_init != "ones":
+    kw["scale_init"] = SCALE_INITS[scale_init]
   if name == "batch":
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kw)
   if name == "layer":

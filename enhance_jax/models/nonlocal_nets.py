@@ -132,7 +132,7 @@ class NonLocalBlock(nn.Module):
     y = _from_windows(y, b, hp, wp, wh, ww)[:, :h, :w]
     if self.use_output_proj:
       y = conv(c, name="W", **last_init)(y)
-    y = layers.normalization(self.norm, train, zero_scale=True)(y)
+    y = layers.normalization(self.norm, train, scale_init="zeros")(y)
     z = x + y
     return (z, logits) if return_corr else z
 
