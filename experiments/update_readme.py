@@ -61,6 +61,12 @@ STUDIES = [
     dict(name="Ablations", stem="ablations", script="ablations.py",
          reproduces="The survey's ablations on one denoiser: no skips, no normalization, "
          "ReLU / LeakyReLU / sigmoid, MSE / SSIM / perceptual loss; delta PSNR/SSIM.", choices=""),
+    dict(name="DnCNN-S initialisation", stem="dncnn_init", script="dncnn_init.py",
+         reproduces="Issue 17's question: why DnCNN-S from Flax's default init sits at the "
+         "identity map before it learns; the zoo recipe from seven initialisations (Flax, He, "
+         "PyTorch, KAIR, LeCun x 0.2 / 0.05 / 0.0125); loss curves and BSD68 σ=25 PSNR.",
+         choices="The cpu profile's 400 steps of 8 show the start of training only; the zoo "
+         "card (zoo/dncnn_s25) is the full run with the chosen init."),
     dict(name="Pretrained re-scores", stem="pretrained", script="reproduce_pretrained.py",
          reproduces="The published scores of the official DnCNN, FFDNet, SRCNN and Zero-DCE "
          "weights, re-scored through our models and evaluator.", choices=""),

@@ -299,3 +299,51 @@ def test_srresnet_learns_and_updates_batch_stats():
   assert max(jax.tree.leaves(moved)) > 0
   with pytest.raises(ValueError, match="power of two"):
     models.get("srresnet", scale=3).init(jax.random.key(0), x)
+
+
+def test_kernel_initializers_have_their_scales():
+  """layers.kernel_initializer: LeCun / He / PyTorch-uniform stds from fan_in = kh*kw*in, an
+  orthogonal kernel's (kh*kw*in, out) matrix has orthonormal columns, and `gain` multiplies
+  the very same draw."""
+  from enhance_jax.models import layers
+  key, shape = jax.random.key(1), (3, 3, 64, 64)
+  fan_in = 3 * 3 * 64
+  for name, std in (("lecun_normal", fan_in ** -0.5), ("he_normal", (2 / fan_in) ** 0.5),
+                    ("torch", (3 * fan_in) ** -0.5)):
+    w = np.asarray(layers.kernel_initializer(name)(key, shape))
+    assert w.shape == shape and abs(w.std() / std - 1) < 0.05, name
+  w = np.asarray(layers.kernel_initializer("torch")(key, shape))
+  assert np.abs(w).max() <= fan_in ** -0.5
+  q = np.asarray(layers.kernel_initializer("orthogonal")(key, shape)).reshape(fan_in, 64)
+  np.testing.assert_allclose(q.T @ q, np.eye(64), atol=1e-5)
+  for name in ("lecun_normal", "orthogonal"):
+    np.testing.assert_allclose(layers.kernel_initializer(name, 0.2)(key, shape),
+                               0.2 * layers.kernel_initializer(name)(key, shape), rtol=1e-6)
+  with pytest.raises(KeyError, match="glorot"):
+    layers.kernel_initializer("glorot")
+
+
+def test_dncnn_init_options():
+  """init_gain scales every conv kernel of the default init (BN untouched), and
+  norm_scale_init='uniform' draws the BN scales in [0.1, 1). A small gain starts the
+  network at the identity map: with Flax's default kernels the predicted noise x - out
+  has a std near 1 (40 x the σ=25 noise), with gain 0.0125 under 1e-3 (BN's epsilon
+  then dominates the tiny variances, so nothing is renormalised back up)."""
+  x = jax.random.uniform(jax.random.key(0), (2, 16, 16, 1))
+  base = models.get("dncnn", depth=5, features=8).init(jax.random.key(3), x)
+  small = models.get("dncnn", depth=5, features=8, init_gain=0.0125).init(jax.random.key(3), x)
+  for name, layer in base["params"].items():
+    if name.startswith("conv"):
+      np.testing.assert_allclose(small["params"][name]["kernel"], 0.0125 * layer["kernel"],
+                                 rtol=1e-6)
+    else:
+      np.testing.assert_array_equal(small["params"][name]["scale"], layer["scale"])
+  m = models.get("dncnn", depth=5, features=8, norm_scale_init="uniform")
+  scales = np.concatenate([v["scale"] for k, v in m.init(jax.random.key(3), x)["params"].items()
+                           if not k.startswith("conv")])
+  assert scales.min() >= 0.1 and scales.max() < 1.0 and scales.std() > 0.1
+  out = lambda model, v: model.apply(v, x, train=True, mutable=["batch_stats"])[0]
+  base_noise = float(jnp.std(x - out(models.get("dncnn", depth=5, features=8), base)))
+  small_noise = float(jnp.std(x - out(models.get("dncnn", depth=5, features=8,
+                                                 init_gain=0.0125), small)))
+  assert base_noise > 0.3 and small_noise < 1e-3, (base_noise, small_noise)

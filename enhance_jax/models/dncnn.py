@@ -35,9 +35,9 @@ class DnCNN(nn.Module):
       (Flax's default), 'he_normal' (the paper's), 'torch', 'orthogonal').
     init_gain: multiplies the initial kernels (KAIR's recipe: 'orthogonal' x 0.2).
     norm_scale_init: initial BN scale (`layers.SCALE_INITS`: 'ones', or 'uniform' U(0.1, 1)
-      as KAIR's recipe). With Flax's default init the last conv of a BN-normalised stack
-      starts with an output of std ~1, far from the identity map, and the Adam steps are
-      small next to the large kernels: experiments/results/dncnn_init.md measures it.
+      as KAIR's recipe). With Flax's default init the last conv (no BN after it) starts
+      predicting "noise" of std ~1, far from the identity map; a small init_gain starts at
+      it and trains much faster: experiments/results/dncnn_init.md measures it.
     dtype: compute dtype of the convs (output and residual stay float32).
   """
   depth: int = 17
