@@ -228,14 +228,16 @@ def evaluate_row(study: str, arg: str) -> Row:
   `api.evaluate`, all its eval sets, into <workdir>/<row>/eval.json. A result of the same
   config is reused: that file (with `study_config.json` beside it) or one computed for
   another study (<workdir>/../_evaluated/<hash of the config>.json; e.g. BM3D on BSD68 σ=25
-  is a row of two studies)."""
+  is a row of two studies). The config's text includes a digest of the files of its
+  `init_checkpoint` (weights re-published under the same path, as a zoo card's, are
+  re-scored)."""
   import hashlib
   from enhance_jax import api
   config = load(study, arg)
   run_dir = workdir(study) / row_dir(arg)
   out = run_dir / "eval.json"
   key = run_dir / "study_config.json"
-  text = config.to_json_best_effort(sort_keys=True)
+  text = config.to_json_best_effort(sort_keys=True) + _weights_digest(config.init_checkpoint)
   shared = (workdir(study).parent / "_evaluated"
             / f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json")
   if out.is_file() and key.is_file() and key.read_text() == text:
@@ -254,6 +256,19 @@ def evaluate_row(study: str, arg: str) -> Row:
   return Row(study, arg, config, run_dir,
              f"python -m enhance_jax.evaluate --config={spec} --output_json={_shown(out)}",
              results)
+
+
+def _weights_digest(checkpoint: str) -> str:
+  """'' without weights; else a line with the sha256 of the checkpoint's files (names and bytes)."""
+  import hashlib
+  path = Path(checkpoint) if checkpoint else None
+  if path is None or not path.exists():
+    return ""
+  h = hashlib.sha256()
+  for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
+    h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+    h.update(f.read_bytes())
+  return f"\nweights sha256 {h.hexdigest()}"
 
 
 # --- Reading runs ------------------------------------------------------------------------------

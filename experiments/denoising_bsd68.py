@@ -6,7 +6,9 @@
 Every run is a row of the study config enhance_jax/configs/studies/denoising.py: BM3D
 (classical, `model=bm3d`), and DnCNN, a non-local CNN and NLRN trained here on Train400
 (`model=dncnn|nonlocal_cnn|nlrn`), each scored on BSD68 by its named eval set
-`bsd68_s<σ>`; the imported official DnCNN-S and FFDNet rows are the scores in
+`bsd68_s<σ>`; the zoo's DnCNN-S σ=25 (zoo/dncnn_s25, trained here in 90 minutes of 2 CPU
+cores, `model=dncnn_zoo`) is scored on the same images; the imported official DnCNN-S and
+FFDNet rows are the scores in
 experiments/results/pretrained.json (experiments/reproduce_pretrained.py, all 68 images).
 Protocol everywhere: x + σ/255·N(0,1), not clipped, output rounded to uint8, PSNR on the full
 image, noise key = image index. Writes <results>/denoising_bsd68.md and denoising_bsd68.png.
@@ -72,6 +74,18 @@ def main():
       if r:
         commands.append((f"{label}, σ={s}", r, f"bsd68_s{s}"))
         learned.append((label, s, r))
+  zoo = runs.get(("dncnn_zoo", 25))
+  if zoo is not None:
+    card = json.loads((Path(zoo.config.init_checkpoint).parent / "card.json").read_text())
+    t = card["train"]
+    zoo.train_s = t["wall_seconds"]  # the zoo run's training time (this row only scores it)
+    label = "DnCNN-S (zoo/dncnn_s25, trained here)"
+    rows.append([label, f"zoo: {t['steps']:,} steps of {t['batch_size']}, "
+                 f"{t['wall_seconds'] / 60:.0f} min on 2 CPU cores"]
+                + [cell(zoo) if s == 25 else "–" for s in SIGMAS] + [_published("DnCNN")])
+    chart.append({"method": "DnCNN-S (zoo)", "σ25": zoo.metric()})
+    commands.append((label + ", σ=25", zoo, "bsd68_s25"))
+    learned.append((label, 25, zoo))
   for s in SIGMAS:
     commands.append((f"BM3D, σ={s}", bm3d[s], f"bsd68_s{s}"))
 

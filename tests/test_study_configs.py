@@ -271,3 +271,36 @@ def test_train_row_rescores_a_finished_run_when_only_eval_keys_differ(tmp_path, 
   configs["row"] = other
   with pytest.raises(ValueError, match="holds a run of another config.*optimizer.learning_rate"):
     common.train_row("tiny", "x=1")
+
+
+def test_evaluate_row_rescores_weights_republished_under_the_same_path(tmp_path, monkeypatch,
+                                                                       tiny_config):
+  """An evaluated row (imported or zoo weights) is reused while its config and weights are
+  the same, and re-scored when new weights are saved under the same init_checkpoint path
+  (a zoo card re-published): the config text alone would return the stale score."""
+  monkeypatch.syspath_prepend(str(ROOT))
+  import numpy as np
+  from experiments import common
+  from enhance_jax import api
+  from enhance_jax.weights import variables as variables_io
+  c = tiny_config
+  c.train.num_steps = 0
+  c.data.max_eval_images = 1
+  weights = tmp_path / "zoo" / "variables"
+  model = components.model(c)
+  v = jax.tree.map(np.asarray, components.init_variables(c, model))
+  variables_io.save_variables(weights, v)
+  c.init_checkpoint = str(weights)
+  monkeypatch.setattr(common, "load", lambda study, arg: c)
+  monkeypatch.setattr(common, "workdir", lambda study: tmp_path / "study")
+  monkeypatch.setattr(common, "profile", lambda: "cpu")
+  calls = []
+  evaluate = api.evaluate
+  monkeypatch.setattr(api, "evaluate", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
+  first = common.evaluate_row("tiny", "x=1")
+  assert common.evaluate_row("tiny", "x=1").results == first.results and len(calls) == 1
+  variables_io.save_variables(weights, jax.tree.map(lambda a: a * 0.5, v))
+  again = common.evaluate_row("tiny", "x=1")
+  assert len(calls) == 2
+  name = next(iter(first.results))
+  assert again.results[name]["psnr"] != first.results[name]["psnr"]

@@ -3,10 +3,12 @@ nonlocal_networks_denoising_bsd68.txt, one row per config.
 
   --config=studies/denoising:model=dncnn,sigma=25,profile=cpu    # a network trained here
   --config=studies/denoising:model=bm3d,sigma=25,profile=cpu     # BM3D (evaluate only)
+  --config=studies/denoising:model=dncnn_zoo,sigma=25,profile=cpu   # zoo/dncnn_s25 (evaluate)
 
 model: dncnn | nonlocal_cnn | nlrn (trained on Train400 with AWGN σ, L2 loss, Adam 1e-3,
 scored on BSD68 at σ by config.evals.bsd68_s<σ>) or bm3d (the classical reference,
-baselines/bm3d_bsd68_s25.py, on the same BSD68 inputs). Profiles:
+baselines/bm3d_bsd68_s25.py, on the same BSD68 inputs) or dncnn_zoo (σ=25 only: the zoo's
+DnCNN-S trained here, zoo/dncnn_s25, scored, not retrained). Profiles:
   paper: DnCNN 17 x 64, non-local CNN 17 x 64 (45 px window), NLRN 128 features x 12
          steps with the authors' patch scheme (nlrn_bsd400.py has their whole recipe);
          200k steps of batch 128 on 40 px patches; all 68 images.
@@ -27,6 +29,7 @@ from enhance_jax.configs.baselines import _common as baselines
 from enhance_jax.configs.studies import _common
 
 SIGMAS = (15, 25, 50)
+ZOO_SIGMA = 25  # zoo/dncnn_s25
 NETS = {
     "dncnn": {"cpu": dict(depth=6, features=24), "paper": dict(depth=17, features=64)},
     "nonlocal_cnn": {"cpu": dict(depth=6, features=24, nl_window=15, nl_inter_channels=12),
@@ -50,7 +53,8 @@ def rows(profile: str) -> list[str]:
   """The table's rows under `profile` (config arguments without the profile)."""
   p = PROFILE[_profiles.check(profile)]
   return ([f"model=bm3d,sigma={s}" for s in SIGMAS]
-          + [f"model={m},sigma={s}" for m in NETS for s in p["sigmas"]])
+          + [f"model={m},sigma={s}" for m in NETS for s in p["sigmas"]]
+          + [f"model=dncnn_zoo,sigma={ZOO_SIGMA}"])
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -63,8 +67,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.evals = ml_collections.ConfigDict(
         {_common.bsd68_name(sigma): _common.bsd68(sigma, p["bm3d_images"][sigma])})
     return c
+  if model == "dncnn_zoo":
+    if sigma != ZOO_SIGMA:
+      raise ConfigError(f"config argument sigma={sigma}: model=dncnn_zoo is trained at "
+                        f"σ={ZOO_SIGMA} only (zoo/dncnn_s25).")
+    from enhance_jax.configs.zoo import dncnn_s25  # pylint: disable=g-import-not-at-top
+    c = dncnn_s25.get_config("init=zoo")
+    c.train.num_steps = 0  # scored with the zoo's weights, not trained
+    c.evals = ml_collections.ConfigDict(
+        {_common.bsd68_name(sigma): _common.bsd68(sigma, p["eval_images"])})
+    return c
   if model not in NETS:
-    raise ConfigError(f"config argument model={model}: use bm3d or one of {', '.join(NETS)}.")
+    raise ConfigError(f"config argument model={model}: use bm3d, dncnn_zoo or one of "
+                      f"{', '.join(NETS)}.")
   steps = p["steps"][model]
   return _common.train400_denoiser(model, NETS[model][a["profile"]], sigma, steps=steps,
                                    batch=p["batch"], patch=p["patch"], lr=p["lr"],
