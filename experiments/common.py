@@ -261,12 +261,13 @@ def evaluate_row(study: str, arg: str) -> Row:
 def _weights_digest(checkpoint: str) -> str:
   """'' without weights; else a line with the sha256 of the checkpoint's files (names and bytes)."""
   import hashlib
-  path = Path(checkpoint) if checkpoint else None
-  if path is None or not path.exists():
+  path = Path(checkpoint)
+  if not checkpoint or not path.exists():
     return ""
+  files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
   h = hashlib.sha256()
-  for f in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-    h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+  for f in files:
+    h.update(str(f.relative_to(path.parent)).encode())
     h.update(f.read_bytes())
   return f"\nweights sha256 {h.hexdigest()}"
 

@@ -65,7 +65,8 @@ def kernel_initializer(name: str, gain: float = 1.0) -> Callable:
 SCALE_INITS = {
     "ones": nn.initializers.ones,
     "zeros": nn.initializers.zeros,
-    "uniform": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, 0.1, 1.0),
+    "uniform": lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype,
+                                                                         0.1, 1.0),
 }
 
 
@@ -82,9 +83,7 @@ def normalization(name: str | None, train: bool,
     return lambda x: x
   if scale_init not in SCALE_INITS:
     raise KeyError(f"Unknown scale_init {scale_init!r}; known: {sorted(SCALE_INITS)}")
-  kw = {}
-  if scale_init != "ones":
-    kw["scale_init"] = SCALE_INITS[scale_init]
+  kw = {"scale_init": SCALE_INITS[scale_init]}
   if name == "batch":
     return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kw)
   if name == "layer":

@@ -5,9 +5,9 @@
   --config=zoo/dncnn_s25:profile=paper   # the paper's budget (80,000 steps of 128), a GPU
 
 The model is the paper's DnCNN-S (17 layers of 64 channels, batch norm, residual output;
-556,032 parameters), its kernels initialised as Flax's default x 0.0125 (`init_gain`). Recipe: 40x40 gray Train400 patches (random crops with flips and
-rotations each step) with AWGN σ=25 (not clipped), MSE, Adam 1e-3 with 100 warm-up steps,
-then a cosine to 1e-5, no gradient clipping, no EMA. The `cpu` profile fits the run in 90
+556,032 parameters), its kernels initialised as Flax's default x 0.0125 (`init_gain`).
+Recipe: 40x40 gray Train400 patches (random crops with flips and rotations each step)
+with AWGN σ=25 (not clipped), MSE, Adam 1e-3 with 100 warm-up steps, then a cosine to 1e-5, no gradient clipping, no EMA. The `cpu` profile fits the run in 90
 minutes of wall time on 2 CPU cores (batch 32; 1.1 steps/s there) and keeps a checkpoint
 every 250 steps so the card can score the model after 10, 30, 60 and 90 minutes.
 `init_checkpoint` is `zoo/dncnn_s25/variables` (the card's weights), which `evaluate` and
@@ -35,8 +35,9 @@ PROFILE = {
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   a = _zoo.parse(arg)
   p = PROFILE[a["profile"]]
-  c = _common.train400_denoiser("dncnn", dict(init_gain=INIT_GAIN), 25, steps=p["steps"], batch=p["batch"], patch=40,
-                                lr=1e-3, log_every=50, eval_images=0)
+  c = _common.train400_denoiser("dncnn", dict(init_gain=INIT_GAIN), 25, steps=p["steps"],
+                                batch=p["batch"], patch=40, lr=1e-3, log_every=50,
+                                eval_images=0)
   c.optimizer.schedule = "warmup_cosine"
   c.optimizer.warmup_steps = 100
   c.optimizer.end_lr_factor = 0.01
