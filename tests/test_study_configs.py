@@ -107,7 +107,7 @@ def test_study_rows_differ():
     ("modle=dncnn,profile=cpu", "unknown key; did you mean model"),
     ("model=dncnn,sigma=twenty", "sigma"),
     ("model=dncnn,profile=gpu", "profile=gpu: use one of cpu, paper"),
-    ("model=unet", "model=unet: use bm3d or one of"),
+    ("model=unet", "model=unet: use bm3d, dncnn_zoo or one of"),
 ])
 def test_study_arg_refused(arg, match):
   with pytest.raises(ConfigError, match=match):
