@@ -59,6 +59,19 @@ def test_time_points_interpolate_and_restart():
   assert points[3] == {"minutes": 5, "reached": False, "why": "the run ended at 4.5 min"}
 
 
+def test_classical_reference_reads_subset_and_whole_set_cells(tmp_path, monkeypatch):
+  """A classical row's cell 'PSNR (N)' is a run on the first N images; a bare 'PSNR' is the
+  whole set (num_images None); a missing row or a non-number gives None."""
+  (tmp_path / "t.md").write_text(
+      "| method | a | b |\n|---|---|---|\n| BM3D | 28.76 (4) | 17.96 |\n| other | – | x |\n")
+  monkeypatch.setattr(card_lib, "RESULTS", tmp_path)
+  assert card_lib.classical("L", "t.md", "a", "BM3D")["num_images"] == 4
+  whole = card_lib.classical("L", "t.md", "b", "BM3D")
+  assert whole["psnr"] == 17.96 and whole["num_images"] is None
+  assert card_lib.classical("L", "t.md", "b", "other") is None
+  assert card_lib.classical("L", "t.md", "b", "CLAHE") is None
+
+
 def _tree_bytes(folder: Path) -> dict:
   return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
           if p.is_file()}

@@ -59,6 +59,9 @@ REFERENCES = {
         classical=("BM3D (ours, bm3d package)", "denoising_bsd68.md", "σ=25 PSNR (images)",
                    "BM3D")),
     "srcnn_x3": dict(published=("srcnn_955_x3", ""), imported="srcnn_955_x3:"),
+    "lowlight_default": dict(
+        classical=("histogram equalisation (ours)", "lowlight.md", "PSNR lol778",
+                   "histogram equalisation")),
 }
 
 
@@ -212,7 +215,8 @@ def imported(key: str) -> dict | None:
 
 def classical(label: str, results_md: str, column: str, prefix: str) -> dict | None:
   """(psnr, images) of a classical method's row in a results markdown table: the cell of
-  `column` in the row whose first cell starts with `prefix`, written as 'PSNR (images)'."""
+  `column` in the row whose first cell starts with `prefix`, written as 'PSNR (images)' (the
+  first `images` images of the set) or 'PSNR' (the whole set: images None)."""
   path = RESULTS / results_md
   if not path.is_file():
     return None
@@ -226,9 +230,10 @@ def classical(label: str, results_md: str, column: str, prefix: str) -> dict | N
       header = cells
       continue
     if column in header and cells[0].startswith(prefix):
-      m = re.match(r"([\d.]+)\s*\((\d+)\)", cells[header.index(column)])
+      m = re.fullmatch(r"([\d.]+)(?:\s*\((\d+)\))?", cells[header.index(column)])
       if m:
-        return {"label": label, "psnr": float(m.group(1)), "num_images": int(m.group(2)),
+        return {"label": label, "psnr": float(m.group(1)),
+                "num_images": int(m.group(2)) if m.group(2) else None,
                 "file": f"experiments/results/{results_md}", "column": column}
   return None
 
@@ -361,8 +366,8 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
     shutil.copyfile(workdir / "metrics.jsonl", tmp / "metrics.jsonl")
     refs = references(name)
     first4 = None
-    if "classical" in refs:  # this model on the classical run's images (the first N of the set)
-      n = refs["classical"]["num_images"]
+    if refs.get("classical", {}).get("num_images"):  # this model on the classical run's
+      n = refs["classical"]["num_images"]                # images (the first N of the set)
       per = results[bench]["per_image"][:n]
       first4 = {"num_images": n, "psnr": float(np.mean([p["psnr"] for p in per])),
                 "ssim": float(np.mean([p["ssim"] for p in per]))}
@@ -547,13 +552,14 @@ def render_card(card: dict) -> str:
                  fmt(p.get("ssim"), 4), f"`{p['file']}` ({p['date']})"])
   if "classical" in refs:
     p, mine = refs["classical"], card["on_classical_images"]
-    crow.append([f"{p['label']}", p["num_images"], fmt(p["psnr"]), "–",
+    crow.append([f"{p['label']}", p["num_images"] or b["num_images"], fmt(p["psnr"]), "–",
                  f"`{p['file']}` ({p['column']})"])
-    crow.append([f"this model on the same {mine['num_images']} images", mine["num_images"],
-                 fmt(mine["psnr"]), fmt(mine["ssim"], 4), "card.json (per_image)"])
+    if mine:
+      crow.append([f"this model on the same {mine['num_images']} images", mine["num_images"],
+                   fmt(mine["psnr"]), fmt(mine["ssim"], 4), "card.json (per_image)"])
   lines += [f"## Comparison on {bench}", "",
             markdown_table(["model", "images", "PSNR", "SSIM", "number from"], crow).rstrip(), ""]
-  if "classical" in refs:
+  if card["on_classical_images"]:
     lines += [f"{refs['classical']['label']} ran on the first {refs['classical']['num_images']} "
               "images only; compare it with this model's row on the same images, not with the "
               "full-set means.", ""]
