@@ -484,6 +484,11 @@ def _first_line(text: str) -> str:
 
 # --- The card and the index -------------------------------------------------------------------
 
+def _duration(seconds: float) -> str:
+  """'66 min', or '18 s' under a minute."""
+  return f"{seconds:.0f} s" if seconds < 60 else f"{seconds / 60:.0f} min"
+
+
 def render_card(card: dict) -> str:
   """The card (README.md) from card.json."""
   name, bench = card["name"], card["benchmark"]
@@ -540,7 +545,7 @@ def render_card(card: dict) -> str:
             f"{t['checkpoint_every']} steps), scored like the final model:", "",
             markdown_table(["after", "step", "at minute", "PSNR", "SSIM"], rows).rstrip(), ""]
   refs = card["references"]
-  crow = [[f"this model (zoo/{name}, {t['wall_seconds'] / 60:.0f} min on {mach['nproc']} CPU "
+  crow = [[f"this model (zoo/{name}, {_duration(t['wall_seconds'])} on {mach['nproc']} CPU "
            "cores)", b["num_images"], fmt(b["psnr"]), fmt(b.get("ssim"), 4), "card.json"]]
   if "published" in refs:
     p = refs["published"]
@@ -628,7 +633,7 @@ def write_index(root: Path | None = None) -> Path:
     rows.append([f"[{c['name']}]({c['name']}/README.md)", f"`{c['task']}`",
                  f"{c['model']['params']:,}",
                  f"{c['benchmark']}: {b['psnr']:.2f} dB ({b['num_images']} images)",
-                 f"{c['train']['wall_seconds'] / 60:.0f} min, {c['machine']['nproc']} CPU cores",
+                 f"{_duration(c['train']['wall_seconds'])}, {c['machine']['nproc']} CPU cores",
                  f"`--config=zoo/{c['name']}`"])
   for name in sorted(n[len("zoo/"):] for n in config_lib.shipped_configs()
                      if n.startswith("zoo/") and n[len("zoo/"):] not in published_):
