@@ -251,6 +251,25 @@ std::atomic<int>& ThreadingMode() {  // 0: split where it applies, 1: OpenMP tea
 
 bool SplitAllowed() { return ThreadingMode().load(std::memory_order_relaxed) == 0; }
 
+// Sets the calling thread's OpenMP team size for one call and restores it after: the ICV is
+// per thread, and the thread is XLA's (often the one that called into JAX, e.g. Python's
+// main thread). Left at 1 it made PyTorch in the same process (whose omp_* calls can bind to
+// the same libgomp) run its convolutions on one thread: 2x slower (issue 19's benchmarks).
+class ScopedOmpThreads {
+ public:
+  explicit ScopedOmpThreads(int n) : prev_(omp_get_max_threads()) {
+    if (n != prev_) omp_set_num_threads(n);
+  }
+  ~ScopedOmpThreads() {
+    if (omp_get_max_threads() != prev_) omp_set_num_threads(prev_);
+  }
+  ScopedOmpThreads(const ScopedOmpThreads&) = delete;
+  ScopedOmpThreads& operator=(const ScopedOmpThreads&) = delete;
+
+ private:
+  int prev_;
+};
+
 void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, float* a,
                  float* b, float* out) {
   int64_t chunks = std::min<int64_t>(threads, g.n);
@@ -258,7 +277,7 @@ void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads
   bool split = SplitAllowed() && chunks > 1 &&
                (kind != kBwdWeights || 4 * w_elems <= g.n * g.h * g.w * g.c);
   if (!split) {
-    omp_set_num_threads(threads);
+    ScopedOmpThreads team(threads);
     Run(kind, g, threads, a, b, out);
     return;
   }
@@ -280,7 +299,7 @@ void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads
     int64_t lo = g.n * i / chunks, hi = g.n * (i + 1) / chunks;
     Geometry gi = g;
     gi.n = hi - lo;
-    omp_set_num_threads(1);
+    ScopedOmpThreads team(1);
     if (kind == kFwd) {
       Run(kind, gi, 1, a + lo * img_x, b, out + lo * img_y);
     } else if (kind == kBwdData) {
