@@ -112,8 +112,8 @@ def _adam_float64(grads, b1, b2, eps, lr):
   return out
 
 
-@pytest.mark.parametrize("b2", [0.999, 0.9999])
-def test_adam_bias_correction_matches_float64(b2):
+@pytest.mark.parametrize("b1,b2", [(0.9, 0.999), (0.9, 0.9999), (0.0, 0.99)])
+def test_adam_bias_correction_matches_float64(b1, b2):
   """optim.build's Adam updates equal a float64 Adam to 1e-6 relative (norm of the error over
   the norm of the update) over 30 steps (optax's
   own is 6.5e-6 off at step 1 for b2 = 0.999, 1e-4 for 0.9999: its 1 - b2^t in float32), and
@@ -123,16 +123,16 @@ def test_adam_bias_correction_matches_float64(b2):
   from enhance_jax.training import optim
   cfg = ml_collections.ConfigDict(dict(
       name="adam", learning_rate=1e-3, schedule="constant", warmup_steps=0, end_lr_factor=1.0,
-      weight_decay=0.0, b1=0.9, b2=b2, grad_clip_norm=0.0, grad_clip_per_tensor=False,
+      weight_decay=0.0, b1=b1, b2=b2, grad_clip_norm=0.0, grad_clip_per_tensor=False,
       boundaries=(0.5,), momentum=0.9))
   tx, _ = optim.build(cfg, 30)
   rng = np.random.default_rng(0)
   grads = [rng.standard_normal(64).astype(np.float32) * 10.0 ** rng.uniform(-4, 0)
            for _ in range(30)]
-  want = _adam_float64(grads, 0.9, b2, 1e-8, 1e-3)
+  want = _adam_float64(grads, b1, b2, 1e-8, 1e-3)
   params = jax.numpy.zeros(64)
   # optim.build before it had its own Adam: optax.adam of the schedule, in a chain
-  before = optax.chain(optax.adam(optax.constant_schedule(1e-3), b1=0.9, b2=b2))
+  before = optax.chain(optax.adam(optax.constant_schedule(1e-3), b1=b1, b2=b2))
   for name, t in (("ours", tx), ("optax", before)):
     state = t.init(params)
     errs = []
@@ -143,5 +143,6 @@ def test_adam_bias_correction_matches_float64(b2):
       assert max(errs) < 1e-6, errs
       ours_structure = jax.tree.structure(state)
     else:
-      assert errs[0] > 5e-6, errs[0]  # what ours corrects
+      if b2 > 0.99:
+        assert errs[0] > 5e-6, errs[0]  # what ours corrects
       assert jax.tree.structure(state) == ours_structure

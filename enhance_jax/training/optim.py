@@ -48,7 +48,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
   relative off at t = 1 for b2 = 0.999 and 2e-4 off for 0.9999; PyTorch's Adam computes it
   in float64. That error alone moved our first update 6.5e-6 relative away from PyTorch's
   (experiments/parity)."""
-  log_b1, log_b2 = math.log(b1), math.log(b2)
+  # b = 0 (no moving average): log b = -inf, so the correction is 1 from the first step
+  log_b1, log_b2 = (math.log(b) if b > 0 else -math.inf for b in (b1, b2))
 
   def correction(log_b, count):
     return -jnp.expm1(count.astype(jnp.float32) * jnp.float32(log_b))
