@@ -72,6 +72,18 @@ def test_classical_reference_reads_subset_and_whole_set_cells(tmp_path, monkeypa
   assert card_lib.classical("L", "t.md", "b", "CLAHE") is None
 
 
+def test_on_classical_images_takes_the_first_files_not_the_first_entries():
+  """The evaluation lists images grouped by shape; the classical run's first N images are
+  the first N file names: the subset mean is over those."""
+  per = [{"name": n, "psnr": v, "ssim": v / 100} for n, v in
+         (("test001", 25.0), ("test002", 30.0), ("test021", 20.0), ("test003", 29.0))]
+  got = card_lib.on_classical_images({"classical": {"num_images": 3}}, per)
+  assert got["names"] == ["test001", "test002", "test003"]
+  assert got["psnr"] == 28.0
+  assert card_lib.on_classical_images({"classical": {"num_images": None}}, per) is None
+  assert card_lib.on_classical_images({}, per) is None
+
+
 def _tree_bytes(folder: Path) -> dict:
   return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
           if p.is_file()}

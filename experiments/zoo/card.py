@@ -365,12 +365,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
 
     shutil.copyfile(workdir / "metrics.jsonl", tmp / "metrics.jsonl")
     refs = references(name)
-    first4 = None
-    if refs.get("classical", {}).get("num_images"):  # this model on the classical run's
-      n = refs["classical"]["num_images"]                # images (the first N of the set)
-      per = results[bench]["per_image"][:n]
-      first4 = {"num_images": n, "psnr": float(np.mean([p["psnr"] for p in per])),
-                "ssim": float(np.mean([p["ssim"] for p in per]))}
+    first4 = on_classical_images(refs, results[bench]["per_image"])
     import jax
     params = int(sum(np.size(x) for x in jax.tree.leaves(variables["params"])))
     spec_arg = _display_arg(zoo_arg)
@@ -428,6 +423,35 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
     shutil.rmtree(scratch, ignore_errors=True)
   write_index(root)
   return final
+
+
+def on_classical_images(refs: dict, per_image: Sequence[dict]) -> dict | None:
+  """This model's mean PSNR/SSIM on the images the classical reference ran on (its first N
+  images, `max_eval_images=N`: the first N file names in sorted order), or None when the
+  reference covers the whole set. The evaluation lists images grouped by shape, not in file
+  order, so the first N entries of `per_image` are not those images."""
+  n = refs.get("classical", {}).get("num_images")
+  if not n:
+    return None
+  per = sorted(per_image, key=lambda p: p["name"])[:n]
+  return {"num_images": n, "names": [p["name"] for p in per],
+          "psnr": float(np.mean([p["psnr"] for p in per])),
+          "ssim": float(np.mean([p["ssim"] for p in per]))}
+
+
+def refresh(name: str) -> Path:
+  """Re-reads the references of published card `name` and recomputes what is derived from
+  card.json (its comparison rows), then rewrites card.json, README.md and the index; the
+  scores and weights are not touched. For a card whose run directory is gone."""
+  folder = zoo_root() / name
+  card = json.loads((folder / "card.json").read_text())
+  card["references"] = references(name)
+  card["on_classical_images"] = on_classical_images(
+      card["references"], card["results"][card["benchmark"]]["per_image"])
+  _write(folder / "card.json", json.dumps(card, indent=2) + "\n")
+  _write(folder / "README.md", render_card(card))
+  write_index(zoo_root())
+  return folder
 
 
 def _cached(cache: str | Path | None, config, variables: dict, evals, compute) -> dict:

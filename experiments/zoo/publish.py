@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from absl import app, flags  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The finished training workdir of "
-                               "`--config=zoo/NAME:init=random` (checkpoints/, metrics.jsonl).",
-                               required=True)
+                               "`--config=zoo/NAME:init=random` (checkpoints/, metrics.jsonl); not with "
+                               "--refresh.")
 _NAME = flags.DEFINE_string("name", None, "The zoo model: enhance_jax/configs/zoo/NAME.py.",
                             required=True)
 _ARG = flags.DEFINE_string("arg", "", "The config argument of the run besides init "
@@ -28,6 +28,9 @@ _ARG = flags.DEFINE_string("arg", "", "The config argument of the run besides in
 _FORCE = flags.DEFINE_bool("force", False, "Replace an existing zoo/NAME/.")
 _CACHE = flags.DEFINE_string("cache", None, "Keep each scoring (weights hash + config) in this "
                              "folder and reuse it: a re-run scores no checkpoint twice.")
+_REFRESH = flags.DEFINE_bool("refresh", False, "Only recompute the comparison rows of the "
+                             "published card NAME from its card.json and the results files "
+                             "(no --workdir; scores and weights unchanged).")
 _LOAD_NOTE = flags.DEFINE_string("load_note", "", "What is known of the machine's load during "
                                  "training (the run does not record it), written in the card.")
 
@@ -35,6 +38,12 @@ _LOAD_NOTE = flags.DEFINE_string("load_note", "", "What is known of the machine'
 def main():
   from experiments import tables
   from experiments.zoo import card
+  if _REFRESH.value:
+    out = card.refresh(_NAME.value)
+    print(f"rewrote {out}/card.json, {out}/README.md and {out.parent / 'README.md'}", flush=True)
+    return
+  if not _WORKDIR.value:
+    raise ValueError("--workdir is required (the finished training run), unless --refresh.")
   out = card.publish(_WORKDIR.value, _NAME.value, _ARG.value, force=_FORCE.value,
                      load_note=_LOAD_NOTE.value, command=tables.command(),
                      cache=_CACHE.value)
