@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ml_collections
 
-from enhance_jax.configs import _profiles, default
+from enhance_jax.configs import default
+from enhance_jax.configs.studies import lowlight
 from enhance_jax.configs.zoo import _zoo
 
 NAME = "lowlight_default"
@@ -40,13 +41,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train.checkpoint_every = p["checkpoint_every"]
   c.train.keep_checkpoints = p["steps"] // p["checkpoint_every"] + 1
   c.train.eval_every = p["steps"]
-  real = dict(name="lol", kwargs=dict(allow_partial=True), degrade="", eval_split="test",
-              eval_max_size=0, max_eval_images=0, channels=3, augment=False)
-  synthetic = dict(name="bsds500", kwargs={}, degrade=_profiles.LOW_LIGHT, eval_split="test",
-                   eval_max_size=256, max_eval_images=24, channels=3, augment=False)
-  c.evals = ml_collections.ConfigDict({
-      "lol778": dict(data=real, eval=dict(grid_images=1)),
-      "synthetic": dict(data=synthetic, eval=dict(grid_images=4)),
-  })
+  c.evals = ml_collections.ConfigDict(lowlight.test_sets("cpu"))  # the study's own sets
   c.init_checkpoint = _zoo.weights(NAME) if a["init"] == "zoo" else ""
   return c
