@@ -115,9 +115,9 @@ def _adam_float64(grads, b1, b2, eps, lr):
 @pytest.mark.parametrize("b1,b2", [(0.9, 0.999), (0.9, 0.9999), (0.0, 0.99)])
 def test_adam_bias_correction_matches_float64(b1, b2):
   """optim.build's Adam updates equal a float64 Adam to 1e-6 relative (norm of the error over
-  the norm of the update) over 30 steps (optax's
-  own is 6.5e-6 off at step 1 for b2 = 0.999, 1e-4 for 0.9999: its 1 - b2^t in float32), and
-  its state has optax.adam's tree structure (checkpoints interchangeable)."""
+  the norm of the update) over 30 steps; optax's own is 6.5e-6 off at step 1 for b2 = 0.999
+  and 1e-4 for 0.9999 (its 1 - b2^t in float32). Its state has optax.adam's tree structure
+  (checkpoints interchangeable)."""
   import ml_collections
   import optax
   from enhance_jax.training import optim

@@ -55,10 +55,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
     return -jnp.expm1(count.astype(jnp.float32) * jnp.float32(log_b))
 
   def init(params):
-    zeros = lambda t: jnp.zeros_like(t)
     return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32),
-                                  mu=jax.tree.map(zeros, params),
-                                  nu=jax.tree.map(zeros, params))
+                                  mu=optax.tree.zeros_like(params),
+                                  nu=optax.tree.zeros_like(params))
 
   def update(updates, state, params=None):
     del params

@@ -365,7 +365,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
 
     shutil.copyfile(workdir / "metrics.jsonl", tmp / "metrics.jsonl")
     refs = references(name)
-    first4 = on_classical_images(refs, results[bench]["per_image"])
+    on_subset = on_classical_images(refs, results[bench]["per_image"])
     import jax
     params = int(sum(np.size(x) for x in jax.tree.leaves(variables["params"])))
     spec_arg = _display_arg(zoo_arg)
@@ -400,7 +400,7 @@ def publish(workdir: str | Path, name: str, arg: str = "", force: bool = False,
         "results": {k: _summary(v) for k, v in results.items()},
         "after_minutes": points,
         "references": refs,
-        "on_classical_images": first4,
+        "on_classical_images": on_subset,
         "commands": {
             "train": train_command(run_info, name, random_arg, workdir, overrides),
             "publish": command or " ".join(

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from absl import app, flags  # noqa: E402
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The finished training workdir of "
-                               "`--config=zoo/NAME:init=random` (checkpoints/, metrics.jsonl); not with "
-                               "--refresh.")
+                               "`--config=zoo/NAME:init=random` (checkpoints/, metrics.jsonl); "
+                               "not with --refresh.")
 _NAME = flags.DEFINE_string("name", None, "The zoo model: enhance_jax/configs/zoo/NAME.py.",
                             required=True)
 _ARG = flags.DEFINE_string("arg", "", "The config argument of the run besides init "

@@ -1,4 +1,4 @@
-"""Zoo default low-light model: the default job's curve net, scored on LOL 778 and synthetic BSDS500.
+"""Zoo default low-light model: the default job's curve net, on LOL 778 and synthetic BSDS500.
 
   --config=zoo/lowlight_default                  # the card's weights (evaluate / enhance)
   --config=zoo/lowlight_default:init=random      # the card's run: the default job (under a minute)
