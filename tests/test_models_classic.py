@@ -205,6 +205,26 @@ def test_srcnn_y_path_and_replicate_padding():
   np.testing.assert_allclose(y, y[0, 6, 6, 0] * jnp.ones_like(y), atol=1e-6)
 
 
+@pytest.mark.parametrize("color,channels,padding", [("y", 3, "replicate"), ("all", 3, "replicate"),
+                                                     ("y", 1, "zero")])
+def test_srcnn_identity_init_starts_as_the_identity(color, channels, padding):
+  """kernel_init='identity': the net returns its input at init (the deltas pass ReLU for inputs
+  >= 0), the non-delta channels are random (not a zero net), and a training step moves it."""
+  model = models.get("srcnn", features=(8, 4), color=color, padding=padding,
+                     kernel_init="identity")
+  x = jax.random.uniform(jax.random.key(0), (2, 12, 10, channels))
+  v = model.init(jax.random.key(1), x)
+  np.testing.assert_allclose(model.apply(v, x), x, atol=1e-5)
+  k1, k3 = v["params"]["conv1"]["kernel"], v["params"]["conv3"]["kernel"]
+  cy = 1 if color == "y" else channels
+  assert float(jnp.std(k1[..., cy:])) > 0.01          # LeCun-normal beyond the delta channels
+  assert float(jnp.abs(k3[:, :, cy:]).max()) == 0.0   # conv3 reads only the delta channels
+  g = jax.grad(lambda p: jnp.mean((model.apply({"params": p}, x) - x ** 2) ** 2))(v["params"])
+  assert float(jnp.abs(g["conv2"]["kernel"]).max()) > 0
+  with pytest.raises(KeyError, match="initializer"):
+    models.get("srcnn", kernel_init="nope").init(jax.random.key(0), x)
+
+
 def test_zerodce_curves():
   model = models.get("zerodce", features=8)
   x = jax.random.uniform(jax.random.key(0), (1, 6, 7, 3))

@@ -16,15 +16,37 @@ from enhance_jax.models.convolution import Conv
 from enhance_jax.models.registry import register
 
 
-def _conv_padded(x, features, k, padding, name, dtype=jnp.float32):
+def _conv_padded(x, features, k, padding, name, dtype=jnp.float32,
+                 kernel_init=nn.initializers.lecun_normal()):
   """A k x k conv keeping the size with 'replicate' (edge) or 'zero' padding."""
   if padding == "replicate":
     lo, hi = (k - 1) // 2, k // 2
     x = jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0)), mode="edge")
-    return Conv(features, (k, k), padding="VALID", dtype=dtype, name=name)(x)
+    return Conv(features, (k, k), padding="VALID", dtype=dtype, name=name,
+                kernel_init=kernel_init)(x)
   if padding == "zero":
-    return Conv(features, (k, k), padding="SAME", dtype=dtype, name=name)(x)
+    return Conv(features, (k, k), padding="SAME", dtype=dtype, name=name,
+                kernel_init=kernel_init)(x)
   raise ValueError(f"srcnn: padding must be 'replicate' or 'zero', got {padding!r}.")
+
+
+def _identity_init(channels: int, random_gain: float):
+  """A kernel init (kh, kw, in, out) whose first `channels` outputs copy inputs 0..channels-1.
+
+  Output channel i < channels gets a centred delta on input channel i (the kernel's
+  centre tap: index (k - 1) // 2, the tap that sees pixel (y, x) under this module's
+  padding) and zeros elsewhere; the other output channels are LeCun normal x
+  `random_gain`. With inputs >= 0 and ReLU between layers the delta channels pass the
+  input through every layer unchanged, so a net of such layers starts as the identity.
+  """
+  def init(key, shape, dtype=jnp.float32):
+    kh, kw, cin, cout = shape
+    w = random_gain * nn.initializers.lecun_normal()(key, shape, dtype)
+    n = min(channels, cin, cout)
+    idx = jnp.arange(n)
+    w = w.at[:, :, :, :n].set(0.0)
+    return w.at[(kh - 1) // 2, (kw - 1) // 2, idx, idx].set(1.0)
+  return init
 
 
 @register("srcnn")
@@ -40,6 +62,14 @@ class SRCNN(nn.Module):
       MATLAB `rgb2ycbcr`, Y is restored and Cb/Cr are kept from the input, the
       result is converted back to RGB; a 1-channel input is taken as Y.
       'all' = the net maps all C channels to C channels.
+    kernel_init: a `layers.kernel_initializer` name for all three kernels (default
+      'lecun_normal', Flax's; the paper's is N(0, 0.001)); biases start at zero. Or
+      'identity' (our adaptation, the architecture unchanged): in conv1
+      and conv2 the first C output channels (C = the net's input channels) are centred
+      deltas copying input channel i to output channel i, the rest LeCun normal; conv3
+      is the delta on its first C inputs and zero elsewhere. The inputs are >= 0 and
+      the deltas pass ReLU, so the net starts as the identity (the bicubic image) and
+      learns the correction, as a residual net (VDSR) does, without a skip connection.
   """
   kernel_sizes: Sequence[int] = (9, 5, 5)
   features: Sequence[int] = (64, 32)
@@ -47,12 +77,18 @@ class SRCNN(nn.Module):
   activation: str = "relu"
   normalization: str = "none"
   color: str = "y"
+  kernel_init: str = "lecun_normal"
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: jax.Array, *, train: bool = False, **extra) -> jax.Array:
     del extra
     c = x.shape[-1]
+    if self.kernel_init == "identity":
+      cy = 1 if self.color == "y" else c
+      inits = [_identity_init(cy, 1.0), _identity_init(cy, 1.0), _identity_init(cy, 0.0)]
+    else:
+      inits = [layers.kernel_initializer(self.kernel_init)] * 3
     act = lambda h: layers.activation(self.activation)(layers.normalization(self.normalization,
                                                                              train)(h))
     k1, k2, k3 = self.kernel_sizes
@@ -64,9 +100,10 @@ class SRCNN(nn.Module):
     else:
       raise ValueError(f"srcnn: color must be 'y' or 'all' (got {self.color!r}) "
                        f"and the input 1 or 3 channels (got {c}).")
-    h = act(_conv_padded(y, self.features[0], k1, self.padding, "conv1", self.dtype))
-    h = act(_conv_padded(h, self.features[1], k2, self.padding, "conv2", self.dtype))
-    out = _conv_padded(h, y.shape[-1], k3, self.padding, "conv3", self.dtype).astype(jnp.float32)
+    h = act(_conv_padded(y, self.features[0], k1, self.padding, "conv1", self.dtype, inits[0]))
+    h = act(_conv_padded(h, self.features[1], k2, self.padding, "conv2", self.dtype, inits[1]))
+    out = _conv_padded(h, y.shape[-1], k3, self.padding, "conv3", self.dtype,
+                       inits[2]).astype(jnp.float32)
     if self.color == "y" and c == 3:
       return ycbcr_to_rgb(jnp.concatenate([out, ycc[..., 1:]], axis=-1))
     return out
