@@ -51,8 +51,9 @@ MINUTES = (10, 30, 60, 90)  # the card's "PSNR after N minutes of wall time" poi
 #              number and its citation);
 #   imported:  the key of experiments/results/pretrained.json (the official weights, imported
 #              and scored here);
-#   classical: (label, results markdown, column header, row label prefix) of a classical
-#              method run here.
+#   classical: (label, results markdown, column header, row label prefix) of another method's
+#              row in a study table made here: a classical method, or official weights that
+#              the study scores (Zero-DCE's have no pretrained.json entry).
 REFERENCES = {
     "dncnn_s25": dict(
         published=("dncnn_s25", ""), imported="dncnn_s25:",
@@ -62,6 +63,9 @@ REFERENCES = {
     "lowlight_default": dict(
         classical=("histogram equalisation (ours)", "lowlight.md", "PSNR lol778",
                    "histogram equalisation")),
+    "zerodce": dict(
+        classical=("Zero-DCE, official weights (SICE), scored by the low-light study",
+                   "lowlight.md", "PSNR lol778", "Zero-DCE (official weights)")),
 }
 
 
