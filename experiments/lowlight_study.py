@@ -8,8 +8,9 @@ cnn_enhancement_lowlight_inpainting.txt (plain CNN, Adam 1e-3, MSE; MIRNet).
   python experiments/lowlight_study.py --profile=paper   # GPU/TPU (launch/), needs the full LOL; hours
 
 Every run is a row of the study config enhance_jax/configs/studies/lowlight.py
-(`method=cnn|unet|mirnet|gan|gamma|hist_eq|clahe|zerodce`): the networks train through
-`api.train`, the classical methods and Zero-DCE (official weights) are scored by
+(`method=cnn|unet|mirnet|gan|gamma|hist_eq|clahe|zerodce|zerodce_zoo|default_zoo`): the
+networks train through `api.train`; the classical methods, Zero-DCE (official weights) and the
+zoo's models (trained here by their own configs, zoo/*/README.md) are scored by
 `api.evaluate`, all on the same named test sets. Writes <results>/lowlight.md,
 lowlight_curves.png, lowlight_bars.png and lowlight_unpaired.png (DICM/LIME and LOL 778
 enhanced side by side).
@@ -17,6 +18,7 @@ enhanced side by side).
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from pathlib import Path
 
@@ -27,7 +29,9 @@ STUDY = "lowlight"
 LABELS = {"cnn": "CNN (plain, MSE)", "unet": "U-Net autoencoder", "mirnet": "MIRNet",
           "gan": "GAN (U-Net G + PatchGAN D)", "gamma": "gamma (adaptive)",
           "hist_eq": "histogram equalisation", "clahe": "CLAHE",
-          "zerodce": "Zero-DCE (official weights)"}
+          "zerodce": "Zero-DCE (official weights)",
+          "zerodce_zoo": "Zero-DCE trained here (zoo/zerodce)",
+          "default_zoo": "curve net, the default job (zoo/lowlight_default)"}
 UNPAIRED = [("dicm", ("01", "14")), ("lime", ("7",))]  # (dataset, image names) in the figure
 
 
@@ -96,9 +100,13 @@ def main():
     if learned and r.config.model.name == "mirnet_small":
       label += " (mirnet_small)"
     kind = "learned" if learned else ("classical" if r.config.baseline.name else "pretrained")
+    steps, train_s = (r.config.train.num_steps if learned else 0), r.train_s
+    if method in common.study_module(STUDY).ZOO:  # trained by its zoo config: the card's run
+      card = json.loads((Path(r.config.init_checkpoint).parent / "card.json").read_text())
+      kind, steps, train_s = "learned (zoo)", card["train"]["steps"], card["train"]["wall_seconds"]
     row = dict(method=label, kind=kind,
                params=0 if kind == "classical" else common.count_params(r.config),
-               train_s=r.train_s, steps=r.config.train.num_steps if learned else 0)
+               train_s=train_s, steps=steps)
     for t in tests:
       row.update({f"{m}_{t}": r.results[t][m] for m in ("psnr", "ssim", "input_psnr",
                                                           "input_ssim", "num_images")})
@@ -164,7 +172,10 @@ def notes(rows: list[dict], tests: list[str], example) -> str:
            "= the training steps' wall time on the loaded 2-core machine (from the logged "
            "steps/s). Classical methods have no parameters (gamma maps mean V to 0.5; HE on V; "
            "CLAHE 8x8 tiles, clip 0.01, on L*). Zero-DCE: official `Epoch99.pth` "
-           "(`python -m enhance_jax.import_weights --model=zerodce`).", ""]
+           "(`python -m enhance_jax.import_weights --model=zerodce`). Zoo rows (`learned (zoo)`): "
+           "models trained here by their zoo config and scored with the zoo's weights; their "
+           "steps and train time are the card's run (zoo/NAME/README.md), not this study's "
+           "recipe.", ""]
   return "\n".join(body + verdict(rows, tests))
 
 
@@ -185,8 +196,8 @@ def verdict(rows: list[dict], tests: list[str]) -> list[str]:
     k = f"psnr_{t}"
     best = max((r for r in rows if r["kind"] == "classical"), key=lambda r: r[k])
     fmt = lambda rs: ", ".join(f"{r['method']} ({r[k] - best[k]:+.2f} dB)" for r in rs) or "none"  # noqa: E731
-    better = [r for r in rows if r["kind"] == "learned" and r[k] > best[k]]
-    worse = [r for r in rows if r["kind"] == "learned" and r[k] <= best[k]]
+    better = [r for r in rows if r["kind"].startswith("learned") and r[k] > best[k]]
+    worse = [r for r in rows if r["kind"].startswith("learned") and r[k] <= best[k]]
     out.append(f"- **{t}**: best classical = {best['method']} ({best[k]:.2f} dB). "
                f"Above it: {fmt(better)}. At or below it: {fmt(worse)}.")
   return out

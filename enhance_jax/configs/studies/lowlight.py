@@ -5,9 +5,11 @@ of cnn_enhancement_lowlight_inpainting.txt, one row per config.
   --config=studies/lowlight:method=clahe,profile=cpu    # a classical method (evaluate only)
 
 method: cnn | unet | mirnet (lowlight_{cnn,unet,mirnet}.py), gan (lowlight_gan.py with the
-profile's data and schedule), gamma | hist_eq | clahe (baselines/*_lol.py) or zerodce (the
-official Zero-DCE weights, pretrained/zerodce.py). Every method is scored on the same test
-inputs, named eval sets:
+profile's data and schedule), gamma | hist_eq | clahe (baselines/*_lol.py), zerodce (the
+official Zero-DCE weights, pretrained/zerodce.py), or a zoo model trained here and scored,
+not retrained: zerodce_zoo (zoo/zerodce, Zero-DCE trained zero-reference on DICM + LIME) and
+default_zoo (zoo/lowlight_default, the default job's curve net). Every method is scored on
+the same test inputs, named eval sets:
   paper: `lol` — LOL eval15 (15 real pairs, 600x400).
   cpu:   `synthetic` — BSDS500 test, 24 centre crops 256x256 with the synthetic low-light
          degradation; `lol778` — LOL eval15 pair 778 (the only complete LOL pair in the
@@ -27,13 +29,14 @@ from enhance_jax.configs.baselines import _common as baselines
 NETWORKS = ("cnn", "unet", "mirnet", "gan")
 CLASSICAL = {"gamma": "lowlight_gamma", "hist_eq": "lowlight_hist_eq",
              "clahe": "lowlight_clahe"}
+ZOO = {"zerodce_zoo": "zerodce", "default_zoo": "lowlight_default"}  # method -> zoo config
 _LOL = dict(name="lol", kwargs={}, degrade="", eval_split="test", eval_max_size=0,
             max_eval_images=0, channels=3)
 
 
 def rows(profile: str) -> list[str]:
   _profiles.check(profile)
-  return [f"method={m}" for m in (*NETWORKS, *CLASSICAL, "zerodce")]
+  return [f"method={m}" for m in (*NETWORKS, *CLASSICAL, "zerodce", *ZOO)]
 
 
 def test_sets(profile: str) -> dict:
@@ -81,8 +84,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   elif method == "zerodce":
     from enhance_jax.configs.pretrained import _common as pretrained
     c = pretrained.pretrained_config("zerodce", None, task="lowlight")
+  elif method in ZOO:
+    import importlib
+    c = importlib.import_module(f"enhance_jax.configs.zoo.{ZOO[method]}").get_config("init=zoo")
+    c.train.num_steps = 0  # scored with the zoo's weights, not trained
   else:
     raise ConfigError(f"config argument method={method}: use one of "
-                      f"{', '.join((*NETWORKS, *CLASSICAL, 'zerodce'))}.")
+                      f"{', '.join((*NETWORKS, *CLASSICAL, 'zerodce', *ZOO))}.")
   c.evals = ml_collections.ConfigDict(tests)
   return c
