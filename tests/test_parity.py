@@ -95,3 +95,26 @@ def test_batches_are_reproducible_and_match_their_recipe():
   assert abs(noise.std() - 25 / 255) < 0.01
   up, y = parity.sr_pair(np.repeat(_images(1)[0], 3, axis=-1), 3)
   assert up.shape == y.shape and 0 < np.abs(up - y).mean() < 0.1
+
+
+@pytest.mark.parametrize("name, spec, over", [
+    ("dncnn", ("dncnn_s25_train400", "profile=cpu,steps=5"),
+     {"model.kwargs.depth": 3, "model.kwargs.features": 8, "model.kwargs.init_gain": 0.0125}),
+    ("srcnn", ("pretrained/srcnn_955_x3", None),
+     {"init_checkpoint": "", "model.kwargs.features": (8, 4), "model.kwargs.kernel_init": "identity"}),
+])
+def test_flax_init_copied_into_torch(name, spec, over):
+  """The zoo-init mode: our initial weights go into the PyTorch module (HWIO -> OIHW, DnCNN's BN
+  after its conv; load_torch_from_flax raises unless the round trip is exact), and the module,
+  whose own init gave another output, then computes ours."""
+  from enhance_jax.training import components
+  config = load_config(*spec, over)
+  variables = components.init_variables(config, components.model(config))
+  variables = {k: {m: {p: np.asarray(a) for p, a in d.items()} for m, d in v.items()}
+               for k, v in variables.items()}
+  module = parity.torch_module(name, config, torch_seed=0)
+  x = [_images(1, 24)[0]]
+  ours = parity.apply_ours(config, variables, x)[0]
+  assert not np.allclose(ours, parity.apply_torch(module, x)[0], atol=1e-3)  # PyTorch's own init
+  parity.load_torch_from_flax(name, module, variables)
+  np.testing.assert_allclose(ours, parity.apply_torch(module, x)[0], atol=1e-5)

@@ -121,6 +121,42 @@ def flax_from_torch(name: str, module) -> dict:
   raise ValueError(f"parity: no weight mapping for {name!r} (use dncnn or srcnn).")
 
 
+def load_torch_from_flax(name: str, module, variables: dict) -> None:
+  """Puts Flax `variables` into the PyTorch reference module (the inverse of
+  `flax_from_torch`: HWIO -> OIHW; DnCNN's BatchNorm_{j-1} follows conv{j}), in place.
+  Raises ValueError when a round trip through `flax_from_torch` does not give them back."""
+  import torch
+  p, st = variables["params"], variables.get("batch_stats", {})
+  new = {}
+  if name == "dncnn":
+    conv_i = 0
+    for idx, layer in enumerate(module.body):
+      if isinstance(layer, torch.nn.Conv2d):
+        new[f"body.{idx}.weight"] = np.asarray(p[f"conv{conv_i}"]["kernel"]).transpose(3, 2, 0, 1)
+        conv_i += 1
+      elif isinstance(layer, torch.nn.BatchNorm2d):
+        bn = f"BatchNorm_{conv_i - 2}"
+        new.update({f"body.{idx}.weight": p[bn]["scale"], f"body.{idx}.bias": p[bn]["bias"],
+                    f"body.{idx}.running_mean": st[bn]["mean"],
+                    f"body.{idx}.running_var": st[bn]["var"]})
+  elif name == "srcnn":
+    for i in range(len(module.convs)):
+      new[f"convs.{i}.weight"] = np.asarray(p[f"conv{i + 1}"]["kernel"]).transpose(3, 2, 0, 1)
+      new[f"convs.{i}.bias"] = p[f"conv{i + 1}"]["bias"]
+  else:
+    raise ValueError(f"parity: no weight mapping for {name!r} (use dncnn or srcnn).")
+  sd = module.state_dict()
+  sd.update({k: torch.from_numpy(np.array(v, np.float32)) for k, v in new.items()})
+  module.load_state_dict(sd)
+  back = flax_from_torch(name, module)
+  for path, leaf in jax.tree_util.tree_leaves_with_path(variables):
+    got = back
+    for k in path:
+      got = got[k.key]
+    if not np.array_equal(np.asarray(got), np.asarray(leaf)):
+      raise ValueError(f"parity: {jax.tree_util.keystr(path)} did not survive Flax -> PyTorch.")
+
+
 def torch_module(name: str, config, torch_seed: int):
   """The PyTorch reference of the config's model, PyTorch-default initialised after
   `torch.manual_seed(torch_seed)`."""

@@ -45,10 +45,12 @@ from absl import flags  # noqa: E402
 from experiments import common  # noqa: E402  (the study flags: --results)
 
 MODELS = flags.DEFINE_list("models", ["dncnn", "srcnn"], "Models: dncnn and/or srcnn.")
-INITS = flags.DEFINE_list("inits", ["copied", "default", "copied_xla"],
+INITS = flags.DEFINE_list("inits", ["copied", "default", "copied_xla", "zoo"],
                           "Runs of ours: copied (PyTorch's init), default (Flax's own init), "
                           "copied_xla (PyTorch's init, XLA's convolution kernels instead of "
-                          "oneDNN: another float32 summation order in our own trainer).")
+                          "oneDNN: another float32 summation order in our own trainer), zoo "
+                          "(the zoo config's init, ZOO_INIT, copied into PyTorch, which trains "
+                          "from it).")
 CHANNELS_LAST = flags.DEFINE_bool(
     "torch_channels_last", True, "PyTorch's float32 run in channels_last memory format (its "
     "faster CPU path; on DnCNN-S it gave losses bit-identical to the default layout).")
@@ -80,6 +82,18 @@ PSNR_TOL = 0.05       # dB, where float32 ordering makes the curves drift
 LABELS = {"dncnn": "DnCNN-S σ=25 (17x64, BN)", "srcnn": "SRCNN 9-5-5 x3 (Y)"}
 
 
+def zoo_init(name: str) -> dict:
+  """The model kwargs of the zoo config's initialisation (enhance_jax/configs/zoo/): DnCNN-S
+  kernels x INIT_GAIN (zoo/dncnn_s25), SRCNN's identity init (zoo/srcnn_x3)."""
+  from enhance_jax.config import load_config
+  if name == "dncnn":
+    from enhance_jax.configs.zoo import dncnn_s25
+    return {"init_gain": dncnn_s25.INIT_GAIN}
+  if name == "srcnn":
+    return {"kernel_init": load_config("zoo/srcnn_x3").model.kwargs.kernel_init}
+  raise ValueError(f"--models: {name!r} is not dncnn or srcnn.")
+
+
 def variant(name: str) -> str:
   """The rows' name: the model, with the width when DnCNN is not 64 wide."""
   if name == "dncnn" and DNCNN_FEATURES.value != 64:
@@ -87,12 +101,15 @@ def variant(name: str) -> str:
   return name
 
 
-def config_for(name: str, steps: int, batch: int, tiny: bool):
+def config_for(name: str, steps: int, batch: int, tiny: bool, init: str = ""):
   """The shipped config with the batch, steps and sizes of this comparison; degradation ''
-  (the batches come noisy / upsampled)."""
+  (the batches come noisy / upsampled); init 'zoo': the zoo config's model init (zoo_init)."""
   from enhance_jax.config import load_config
+  extra = ({f"model.kwargs.{k}": v for k, v in zoo_init(name).items()} if init == "zoo"
+           else {})
   if name == "dncnn":
-    over = {"train.batch_size": batch, "data.degrade": "", "data.patch_size": DNCNN_PATCH}
+    over = {"train.batch_size": batch, "data.degrade": "", "data.patch_size": DNCNN_PATCH,
+            **extra}
     over["model.kwargs.features"] = DNCNN_FEATURES.value
     if tiny:
       over.update({"model.kwargs.depth": 4, "model.kwargs.features": 8})
@@ -102,7 +119,7 @@ def config_for(name: str, steps: int, batch: int, tiny: bool):
             "data.degrade": "", "data.channels": 1, "data.scale": 1,
             "data.patch_size": SRCNN_PATCH, "loss": "l2", "optimizer.learning_rate": 1e-3,
             "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
-            "optimizer.grad_clip_norm": 0.0}
+            "optimizer.grad_clip_norm": 0.0, **extra}
     if tiny:
       over["model.kwargs.features"] = (8, 4)
     return load_config("pretrained/srcnn_955_x3", None, over)
@@ -181,11 +198,24 @@ def config_summary(config) -> dict:
 
 
 def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
-  """Trains and scores `name` in the asked modes; returns {init: row}. PyTorch's run is
-  taken from a row of `saved` with the same `settings` unless --retrain_torch."""
+  """Trains and scores `name` in the asked modes; returns {init: row}. The modes from
+  PyTorch's init share one PyTorch run; 'zoo' has its own (PyTorch from the zoo init)."""
+  rows = {}
+  plain = [i for i in inits if i != "zoo"]
+  if plain:
+    rows.update(_run_group(name, plain, torch, saved, zoo=False))
+  if "zoo" in inits:
+    rows.update(_run_group(name, ["zoo"], torch, saved, zoo=True))
+  return rows
+
+
+def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> dict:
+  """Ours in each mode of `inits` and one PyTorch run: from PyTorch's default init, or (zoo)
+  from our zoo init copied into PyTorch. PyTorch's run is taken from a row of `saved` with
+  the same `settings` unless --retrain_torch."""
   from experiments.parity import parity
   steps, batch, seed, tiny = STEPS.value, BATCH.value, SEED.value, TINY.value
-  config = config_for(name, steps, batch, tiny)
+  config = config_for(name, steps, batch, tiny, init="zoo" if zoo else "")
   config.seed = seed
   t = time.perf_counter()
   batches, eval_in, eval_target, baseline = make_data(name, steps, batch, seed, tiny)
@@ -194,9 +224,15 @@ def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
   prot = protocol(name)
   lrs = parity.learning_rates(config, steps)
 
-  # PyTorch, default init (the same in both modes), and its weights before training.
+  # PyTorch, default init (the same in the modes of this group), and its weights before
+  # training; or (zoo) our zoo init, copied into PyTorch.
   module = parity.torch_module(name, config, seed)
-  copied = parity.flax_from_torch(name, module)
+  if zoo:
+    from enhance_jax.training import components
+    copied = jax_to_numpy(components.init_variables(config, components.model(config)))
+    parity.load_torch_from_flax(name, module, copied)
+  else:
+    copied = parity.flax_from_torch(name, module)
   parity.check_flax_tree(config, copied)
   key = settings(name, config)
   old = next((r for r in saved.values() if r.get("settings") == key), None)
@@ -214,7 +250,7 @@ def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
 
   rows = {}
   for init in inits:
-    if init in ("copied", "copied_xla"):
+    if init in ("copied", "copied_xla", "zoo"):
       variables = copied
     elif init == "default":
       from enhance_jax.training import components
@@ -248,6 +284,12 @@ def run_model(name: str, inits: list[str], torch, saved: dict) -> dict:
         "eval_images": len(eval_in), "tiny": tiny, "config": config_summary(config),
     }
   return rows
+
+
+def jax_to_numpy(tree):
+  import jax
+  import numpy as np
+  return jax.tree.map(np.asarray, tree)
 
 
 def train_reference(name, config, module, batches, lrs, eval_in, eval_target, prot):
