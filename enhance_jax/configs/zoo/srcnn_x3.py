@@ -11,15 +11,14 @@ of conv1 and conv2 and conv3's only input path are centred deltas, the rest LeCu
 zero), so the net starts as the bicubic image and learns the correction. The architecture is
 unchanged. A probe of 1,800 steps (5.5 min, this recipe with a cosine over 1,800 steps) gave
 Set5 x3 32.32 dB with this init and 31.67 dB with Flax's default (LeCun normal) init.
-Recipe: random
-HR patches of the 200 BSDS500 train images (RGB, flips and rotations), degraded in the graph
-as the Set5 LR images were made (MATLAB imresize 1/3 of the uint8 image: bicubic,
-antialiased, replicate boundary, rounded after each axis and at the end), then MATLAB bicubic
-x3 upsampling; MSE on Y (`mse_y`); Adam 1e-3 with 100 warm-up steps, then a cosine to 1e-5;
-no gradient clipping, no EMA. BSDS500 val (= BSD100) and test are not trained on. A batch of
-16 patches of 96x96 holds as many pixels as the paper's 128 sub-images of 33x33; patches this
-large keep the share of pixels near a patch border (made with MATLAB's replicate boundary,
-as at an image border) small.
+Recipe: random HR patches of the 200 BSDS500 train images (RGB, flips and rotations), degraded
+in the graph as the Set5 LR images were made (MATLAB imresize 1/3 of the uint8 image: bicubic,
+antialiased, replicate boundary, rounded after each axis and at the end), then MATLAB bicubic x3
+upsampling; MSE on Y (`mse_y`); Adam 1e-3 with 100 warm-up steps, then a cosine to 1e-5; no
+gradient clipping, no EMA. BSDS500 val (= BSD100) and test are not trained on. A batch of 16
+patches of 96x96 holds as many pixels as the paper's 128 sub-images of 33x33; patches this large
+keep the share of pixels near a patch border (made with MATLAB's replicate boundary, as at an
+image border) small.
 
 Evaluation sets (PSNR/SSIM on MATLAB Y of the uint8 output, 3 px shaved):
   set5_x3          Set5 with its shipped MATLAB-bicubic LR images (bicubic 30.39 dB, the
@@ -28,11 +27,12 @@ Evaluation sets (PSNR/SSIM on MATLAB Y of the uint8 output, 3 px shaved):
                    321x480), LR made in the graph as above.
 (ConfigDict orders keys by name and the card's benchmark is the first set: hence the names.)
 The `cpu` profile fits the run in 90 minutes of wall time on 2 CPU cores: 18,000 steps of 16
-(about 6 steps/s on the idle machine with the oneDNN kernels: about 55 minutes), a checkpoint
-every 500 steps (all kept) so the card can score the model after 10, 30, 60 and 90 minutes. The `paper` profile
-has the paper's 8x10^8 backpropagations, read as one per 33x33 sub-image (our reading): 6.25M
-steps of 128 sub-images (here 16 patches of 96x96). `init_checkpoint` is `zoo/srcnn_x3/variables` (the
-card's weights), which `evaluate` and `enhance` apply; `:init=random` starts from random init.
+(about 6 steps/s on the idle machine with the oneDNN kernels; the card's run: 53 minutes), a
+checkpoint every 500 steps (all kept) so the card can score the model after 10, 30, 60 and 90
+minutes. The `paper` profile has the paper's 8x10^8 backpropagations, read as one per 33x33 sub-
+image (our reading): 6.25M steps of 128 sub-images (here 16 patches of 96x96). `init_checkpoint`
+is `zoo/srcnn_x3/variables` (the card's weights), which `evaluate` and `enhance` apply;
+`:init=random` starts from random init.
 """
 from __future__ import annotations
 

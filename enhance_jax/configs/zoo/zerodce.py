@@ -11,11 +11,11 @@ iterations; 79,416 parameters), kernels from N(0, 0.02) as in the official code.
 clipping at norm 0.1, batch 8 of 256 px random crops of the 73 DICM + LIME images (the
 official loader resizes to 256x256; the paper trains on SICE part 1, not in the shared data),
 2,000 steps (200 epochs of the 73 images, the official epoch count). No target is ever read.
-The `cpu` profile's rate is 1e-3 with 50 warm-up steps and a cosine to 1e-5 (the official
-constant 1e-4 is tuned for 200 epochs of 2,422 images, 30x the steps; at 1e-4 our 2,000
-steps barely move the curves); `paper` keeps the official constant 1e-4. About 0.9 steps/s
-on the idle 2-core machine: about 37 minutes; a checkpoint every 200 steps (all kept) for
-the card's quality-per-minute table.
+The `cpu` profile's rate is 1e-3 with 50 warm-up steps and a cosine to 1e-5: the official
+constant 1e-4 is set for 200 epochs of 2,422 images, 30x our steps (zerodce_unpaired's
+300-step cpu profile takes 1e-3 for that reason; 1e-4 over 2,000 steps was not tried here);
+`paper` keeps the official constant 1e-4. About 0.9 steps/s on the 2 cores (the card's run:
+39 minutes); a checkpoint every 200 steps (all kept) for the card's quality-per-minute table.
 
 Evaluation sets: the low-light study's own (studies/lowlight.test_sets):
   lol778     LOL eval15 pair 778, the only complete LOL pair in the shared data (RGB, whole
