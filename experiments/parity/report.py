@@ -187,15 +187,17 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
 def plot(rows: dict, png: Path, tol: float) -> Path:
   from enhance_jax import plots
   plt = plots._plt()  # noqa: SLF001  (the package's Agg setup)
-  models = [m for m in variants(rows) if f"{m}/copied" in rows or f"{m}/default" in rows]
+  models = [m for m in variants(rows)
+            if any(f"{m}/{i}" in rows for i in ("copied", "default", "zoo"))]
   fig, axes = plt.subplots(len(models), 3, figsize=(15, 3.6 * len(models)), squeeze=False)
   for ax_row, m in zip(axes, models):
     copied, default = rows.get(f"{m}/copied"), rows.get(f"{m}/default")
     zoo = rows.get(f"{m}/zoo")
-    any_row = copied or default
+    any_row = copied or default or zoo
     steps = np.arange(len(any_row["torch_loss"]))
     ax = ax_row[0]
-    ax.plot(steps, any_row["torch_loss"], color="C0", lw=1.2, label="PyTorch")
+    if copied or default:
+      ax.plot(steps, any_row["torch_loss"], color="C0", lw=1.2, label="PyTorch")
     if copied:
       ax.plot(steps, copied["ours_loss"], color="C1", lw=1.0, ls="--", label="ours")
     if zoo:
@@ -204,7 +206,8 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
     ax.set_title(f"{m}: same initial weights" + (" (PyTorch's; the zoo's)" if zoo else
                                                  " (PyTorch's)"))
     ax = ax_row[1]
-    ax.plot(steps, any_row["torch_loss"], color="C0", lw=1.2, label="PyTorch (PyTorch init)")
+    if copied or default:
+      ax.plot(steps, any_row["torch_loss"], color="C0", lw=1.2, label="PyTorch (PyTorch init)")
     if default:
       ax.plot(steps, default["ours_loss"], color="C2", lw=1.2, label="ours (Flax init)")
     if copied:
@@ -233,9 +236,10 @@ def plot(rows: dict, png: Path, tol: float) -> Path:
       if xla:
         ax.plot(steps, np.maximum(parity.relative_diff(xla["ours_loss"], copied["ours_loss"]),
                                   1e-9), color="C5", lw=0.8, label="ours XLA vs ours oneDNN")
-      if zoo:
-        ax.plot(steps, np.maximum(parity.relative_diff(zoo["ours_loss"], zoo["torch_loss"]),
-                                  1e-9), color="C7", lw=1.0, label="ours vs PyTorch, zoo init")
+    if zoo:
+      ax.plot(steps, np.maximum(parity.relative_diff(zoo["ours_loss"], zoo["torch_loss"]),
+                                1e-9), color="C7", lw=1.0, label="ours vs PyTorch, zoo init")
+    if copied or zoo:
       ax.axhline(tol, color="gray", lw=0.8, ls=":", label=f"{tol:g}")
       ax.set_yscale("log")
       ax.legend(fontsize=8)

@@ -95,10 +95,20 @@ def zoo_init(name: str) -> dict:
 
 
 def variant(name: str) -> str:
-  """The rows' name: the model, with the width when DnCNN is not 64 wide."""
+  """The rows' name: the model, with the width when DnCNN is not 64 wide, and '@<steps>' when
+  --steps is not the issue's 200 (so a longer run is a row beside the 200-step one)."""
+  v = name
   if name == "dncnn" and DNCNN_FEATURES.value != 64:
-    return f"dncnn17x{DNCNN_FEATURES.value}"
-  return name
+    v = f"dncnn17x{DNCNN_FEATURES.value}"
+  return v if STEPS.value == STEPS.default else f"{v}@{STEPS.value}"
+
+
+def label(v: str) -> str:
+  """A row name's label: the model's, its width, and its steps when not 200."""
+  base, _, steps = v.partition("@")
+  text = LABELS.get(base) or (f"DnCNN σ=25 (17x{base.split('x')[-1]}, BN)"
+                              if base.startswith("dncnn17x") else base)
+  return f"{text}, {steps} steps" if steps else text
 
 
 def config_for(name: str, steps: int, batch: int, tiny: bool, init: str = ""):
@@ -335,8 +345,7 @@ def main() -> None:
       saved[f"{variant(name)}/{init}"] = row
       logs.write_json(path, saved)  # after each row: a later failure keeps the finished ones
   variants = {k.split("/")[0] for k in saved}
-  labels = dict(LABELS, **{v: f"DnCNN σ=25 (17x{v.split('x')[-1]}, BN)"
-                           for v in variants if v.startswith("dncnn17x")})
+  labels = {v: label(v) for v in variants}
   report.write(saved, out / f"{stem}.md", out / f"{stem}.png", TOL, PSNR_TOL, SIGMA, labels)
 
 
