@@ -95,20 +95,23 @@ def zoo_init(name: str) -> dict:
 
 
 def variant(name: str) -> str:
-  """The rows' name: the model, with the width when DnCNN is not 64 wide, and '@<steps>' when
-  --steps is not the issue's 200 (so a longer run is a row beside the 200-step one)."""
+  """The rows' name: the model, with the width when DnCNN is not 64 wide, '@<steps>' when
+  --steps is not the issue's 200 and '~seed<N>' when --seed is not 0 (so a longer run or
+  another seed is a row beside the others)."""
   v = name
   if name == "dncnn" and DNCNN_FEATURES.value != 64:
     v = f"dncnn17x{DNCNN_FEATURES.value}"
-  return v if STEPS.value == STEPS.default else f"{v}@{STEPS.value}"
+  v = v if STEPS.value == STEPS.default else f"{v}@{STEPS.value}"
+  return v if SEED.value == SEED.default else f"{v}/seed{SEED.value}".replace("/", "~")
 
 
 def label(v: str) -> str:
   """A row name's label: the model's, its width, and its steps when not 200."""
+  v, _, seed = v.partition("~seed")
   base, _, steps = v.partition("@")
   text = LABELS.get(base) or (f"DnCNN σ=25 (17x{base.split('x')[-1]}, BN)"
                               if base.startswith("dncnn17x") else base)
-  return f"{text}, {steps} steps" if steps else text
+  return text + (f", {steps} steps" if steps else "") + (f", seed {seed}" if seed else "")
 
 
 def config_for(name: str, steps: int, batch: int, tiny: bool, init: str = ""):
