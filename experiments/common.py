@@ -291,6 +291,13 @@ def train_seconds(metrics_jsonl: Path) -> float:
   return total
 
 
+def zoo_training(config) -> dict:
+  """The `train` section of the zoo card whose weights `config.init_checkpoint` names (steps,
+  batch_size, wall_seconds, ...): a zoo row's training is the card's run, not the study's."""
+  card = Path(config.init_checkpoint).parent / "card.json"
+  return json.loads(card.read_text())["train"]
+
+
 def count_params(config) -> int:
   """Parameters of the config's model (shapes only, nothing is computed)."""
   import jax

@@ -76,8 +76,7 @@ def main():
         learned.append((label, s, r))
   zoo = runs.get(("dncnn_zoo", 25))
   if zoo is not None:
-    card = json.loads((Path(zoo.config.init_checkpoint).parent / "card.json").read_text())
-    t = card["train"]
+    t = common.zoo_training(zoo.config)
     zoo.train_s = t["wall_seconds"]  # the zoo run's training time (this row only scores it)
     label = "DnCNN-S (zoo/dncnn_s25, trained here)"
     rows.append([label, f"zoo: {t['steps']:,} steps of {t['batch_size']}, "

@@ -18,7 +18,6 @@ enhanced side by side).
 from __future__ import annotations
 
 import copy
-import json
 import sys
 from pathlib import Path
 
@@ -102,8 +101,8 @@ def main():
     kind = "learned" if learned else ("classical" if r.config.baseline.name else "pretrained")
     steps, train_s = (r.config.train.num_steps if learned else 0), r.train_s
     if method in common.study_module(STUDY).ZOO:  # trained by its zoo config: the card's run
-      card = json.loads((Path(r.config.init_checkpoint).parent / "card.json").read_text())
-      kind, steps, train_s = "learned (zoo)", card["train"]["steps"], card["train"]["wall_seconds"]
+      t = common.zoo_training(r.config)
+      kind, steps, train_s = "learned (zoo)", t["steps"], t["wall_seconds"]
     row = dict(method=label, kind=kind,
                params=0 if kind == "classical" else common.count_params(r.config),
                train_s=train_s, steps=steps)

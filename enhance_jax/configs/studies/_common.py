@@ -9,6 +9,15 @@ import ml_collections
 from enhance_jax.config import base_config
 
 
+def zoo_row(name: str) -> ml_collections.ConfigDict:
+  """A study row of zoo model `name` (enhance_jax/configs/zoo/NAME.py): its config with the
+  card's weights (init=zoo), scored, not trained (num_steps 0); the caller sets its evals."""
+  import importlib  # pylint: disable=g-import-not-at-top
+  c = importlib.import_module(f"enhance_jax.configs.zoo.{name}").get_config("init=zoo")
+  c.train.num_steps = 0
+  return c
+
+
 def bsd68(sigma: float, images: int) -> dict:
   """The BSD68 test set at AWGN `sigma` (x + σ/255·N(0,1), not clipped; output rounded to
   uint8; PSNR on the full gray image), first `images` images (0 = all 68): an entry of

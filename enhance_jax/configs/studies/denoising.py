@@ -71,9 +71,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if sigma != ZOO_SIGMA:
       raise ConfigError(f"config argument sigma={sigma}: model=dncnn_zoo is trained at "
                         f"σ={ZOO_SIGMA} only (zoo/dncnn_s25).")
-    from enhance_jax.configs.zoo import dncnn_s25  # pylint: disable=g-import-not-at-top
-    c = dncnn_s25.get_config("init=zoo")
-    c.train.num_steps = 0  # scored with the zoo's weights, not trained
+    c = _common.zoo_row("dncnn_s25")
     c.evals = ml_collections.ConfigDict(
         {_common.bsd68_name(sigma): _common.bsd68(sigma, p["eval_images"])})
     return c

@@ -25,6 +25,7 @@ import ml_collections
 from enhance_jax.config import ConfigError
 from enhance_jax.configs import _profiles
 from enhance_jax.configs.baselines import _common as baselines
+from enhance_jax.configs.studies import _common
 
 NETWORKS = ("cnn", "unet", "mirnet", "gan")
 CLASSICAL = {"gamma": "lowlight_gamma", "hist_eq": "lowlight_hist_eq",
@@ -85,9 +86,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     from enhance_jax.configs.pretrained import _common as pretrained
     c = pretrained.pretrained_config("zerodce", None, task="lowlight")
   elif method in ZOO:
-    import importlib
-    c = importlib.import_module(f"enhance_jax.configs.zoo.{ZOO[method]}").get_config("init=zoo")
-    c.train.num_steps = 0  # scored with the zoo's weights, not trained
+    c = _common.zoo_row(ZOO[method])
   else:
     raise ConfigError(f"config argument method={method}: use one of "
                       f"{', '.join((*NETWORKS, *CLASSICAL, 'zerodce', *ZOO))}.")
