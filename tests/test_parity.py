@@ -101,7 +101,8 @@ def test_batches_are_reproducible_and_match_their_recipe():
     ("dncnn", ("dncnn_s25_train400", "profile=cpu,steps=5"),
      {"model.kwargs.depth": 3, "model.kwargs.features": 8, "model.kwargs.init_gain": 0.0125}),
     ("srcnn", ("pretrained/srcnn_955_x3", None),
-     {"init_checkpoint": "", "model.kwargs.features": (8, 4), "model.kwargs.kernel_init": "identity"}),
+     {"init_checkpoint": "", "model.kwargs.features": (8, 4),
+      "model.kwargs.kernel_init": "identity"}),
 ])
 def test_flax_init_copied_into_torch(name, spec, over):
   """The zoo-init mode: our initial weights go into the PyTorch module (HWIO -> OIHW, DnCNN's BN
@@ -109,9 +110,8 @@ def test_flax_init_copied_into_torch(name, spec, over):
   whose own init gave another output, then computes ours."""
   from enhance_jax.training import components
   config = load_config(*spec, over)
-  variables = components.init_variables(config, components.model(config))
-  variables = {k: {m: {p: np.asarray(a) for p, a in d.items()} for m, d in v.items()}
-               for k, v in variables.items()}
+  import jax
+  variables = jax.tree.map(np.asarray, components.init_variables(config, components.model(config)))
   module = parity.torch_module(name, config, torch_seed=0)
   x = [_images(1, 24)[0]]
   ours = parity.apply_ours(config, variables, x)[0]

@@ -150,17 +150,16 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
   for m in variants(rows):
     a, b = rows.get(f"{m}/copied"), rows.get(f"{m}/copied_xla")
     z = rows.get(f"{m}/zoo")
+    first = lambda r: (f"step {int(np.nonzero(r > tol)[0][0])}" if (r > tol).any()  # noqa: E731
+                       else "no step")
     if z is not None:
       rz = parity.relative_diff(z["ours_loss"], z["torch_loss"])
-      first_z = (f"step {int(np.nonzero(rz > tol)[0][0])}" if (rz > tol).any() else "no step")
       out.append(f"- **{labels.get(m, m)}, the zoo's init ({zoo_init_text(z)}) in both**: ours vs "
-                 f"PyTorch: max {rz.max():.1e}, first over {tol:g} at {first_z}, final PSNR "
+                 f"PyTorch: max {rz.max():.1e}, first over {tol:g} at {first(rz)}, final PSNR "
                  f"{z['ours_psnr'] - z['torch_psnr']:+.3f} dB.")
     if a is None:
       continue
     rel = parity.relative_diff(a["ours_loss"], a["torch_loss"])
-    first = lambda r: (f"step {int(np.nonzero(r > tol)[0][0])}" if (r > tol).any()  # noqa: E731
-                       else "no step")
     parts = [f"ours vs PyTorch: max {rel.max():.1e}, first over {tol:g} at {first(rel)}, "
              f"final PSNR {a['ours_psnr'] - a['torch_psnr']:+.3f} dB"]
     if b is not None:

@@ -102,7 +102,7 @@ def variant(name: str) -> str:
   if name == "dncnn" and DNCNN_FEATURES.value != 64:
     v = f"dncnn17x{DNCNN_FEATURES.value}"
   v = v if STEPS.value == STEPS.default else f"{v}@{STEPS.value}"
-  return v if SEED.value == SEED.default else f"{v}/seed{SEED.value}".replace("/", "~")
+  return v if SEED.value == SEED.default else f"{v}~seed{SEED.value}"
 
 
 def label(v: str) -> str:
@@ -241,8 +241,10 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
   # training; or (zoo) our zoo init, copied into PyTorch.
   module = parity.torch_module(name, config, seed)
   if zoo:
+    import jax
+    import numpy as np
     from enhance_jax.training import components
-    copied = jax_to_numpy(components.init_variables(config, components.model(config)))
+    copied = jax.tree.map(np.asarray, components.init_variables(config, components.model(config)))
     parity.load_torch_from_flax(name, module, copied)
   else:
     copied = parity.flax_from_torch(name, module)
@@ -297,12 +299,6 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
         "eval_images": len(eval_in), "tiny": tiny, "config": config_summary(config),
     }
   return rows
-
-
-def jax_to_numpy(tree):
-  import jax
-  import numpy as np
-  return jax.tree.map(np.asarray, tree)
 
 
 def train_reference(name, config, module, batches, lrs, eval_in, eval_target, prot):
