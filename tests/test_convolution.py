@@ -74,6 +74,27 @@ def test_rewrites_are_used():
   assert "convolution" not in hlo
 
 
+def test_float64_runs_as_im2col_and_matches_lax():
+  """Under jax_enable_x64 a float64 convolution (strided, dilated, padded) lowers for CPU to a
+  matmul, not XLA's naive float64 kernel, and equals lax's in value and both gradients to
+  float64 rounding."""
+  with jax.enable_x64(True):
+    x = jax.random.normal(jax.random.key(0), (2, 9, 8, 5), jnp.float64)
+    k = jax.random.normal(jax.random.key(1), (3, 3, 5, 4), jnp.float64)
+    for strides, pads, dil in (((1, 1), "SAME", (1, 1)), ((2, 1), ((2, 0), (1, 3)), (1, 1)),
+                               ((1, 1), "VALID", (2, 2))):
+      def f(conv):
+        return lambda x, k: jnp.sum(jnp.sin(conv(x, k, strides, pads, rhs_dilation=dil,
+                                                 dimension_numbers=("NHWC", "HWIO", "NHWC"))))
+      ours, ref = f(convolution.conv_general_dilated), f(jax.lax.conv_general_dilated)
+      hlo = jax.jit(ours).lower(x, k).as_text()
+      assert "convolution" not in hlo and "dot_general" in hlo
+      np.testing.assert_allclose(ours(x, k), ref(x, k), rtol=1e-12)
+      for a, b in zip(jax.grad(ours, (0, 1))(x, k), jax.grad(ref, (0, 1))(x, k)):
+        assert a.dtype == jnp.float64
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_rewrites_only_where_lowered_for_cpu():
   """Lowered for GPU/TPU (here traced on a CPU host), jit, grad and vmap keep lax's convolutions;
   lowered for CPU, the same functions have the rewrites' matmuls instead."""

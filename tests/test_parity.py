@@ -118,3 +118,41 @@ def test_flax_init_copied_into_torch(name, spec, over):
   assert not np.allclose(ours, parity.apply_torch(module, x)[0], atol=1e-3)  # PyTorch's own init
   parity.load_torch_from_flax(name, module, variables)
   np.testing.assert_allclose(ours, parity.apply_torch(module, x)[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["dncnn", "srcnn"])
+def test_float64_trainers_agree_to_rounding(name):
+  """--dtype=float64: both frameworks in float64 from the same (PyTorch's) weights, 5 steps:
+  every step's loss within 1e-9 relative (float32 rounding alone moves DnCNN-S's curves 1e-2
+  to 1e-1 within 10 steps), the output in float64 and the losses moving. Needs float64 kept
+  through our model's output, the loss, Adam's bias corrections and the (im2col) convolution."""
+  import jax
+  if name == "dncnn":
+    config = load_config("dncnn_s25_train400", "profile=cpu,steps=5",
+                         {"train.batch_size": 4, "data.degrade": "", "data.patch_size": 16,
+                          "model.kwargs.depth": 3, "model.kwargs.features": 8})
+    batches = parity.denoise_batches(_images(), 5, 4, 16, 25.0, seed=0)
+  else:
+    config = load_config("pretrained/srcnn_955_x3", None,
+                         {"init_checkpoint": "", "train.num_steps": 5, "train.batch_size": 4,
+                          "data.degrade": "", "data.channels": 1, "data.scale": 1,
+                          "data.patch_size": 15, "loss": "l2", "optimizer.learning_rate": 1e-3,
+                          "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
+                          "optimizer.grad_clip_norm": 0.0, "model.kwargs.features": (8, 4)})
+    pairs = [parity.sr_pair(np.repeat(im, 3, axis=-1), 3) for im in _images()]
+    batches = parity.sr_batches(pairs, 5, 4, 15, seed=0)
+  config.train.dtype = "float64"  # as run.py --dtype=float64 sets it (configs accept float32/bf16)
+  batches = [{k: v.astype(np.float64) for k, v in b.items()} for b in batches]
+  with jax.enable_x64(True):
+    module = parity.torch_module(name, config, torch_seed=0).double()
+    variables = jax.tree.map(lambda a: np.asarray(a, np.float64),
+                             parity.flax_from_torch(name, module))
+    ours = parity.train_ours(config, variables, batches)
+    ref = parity.train_torch(module, batches, parity.learning_rates(config, 5),
+                             config.optimizer.b1, config.optimizer.b2, dtype="float64")
+    out = parity.apply_ours(config, ours["variables"], [batches[0]["input"][0]])[0]
+  assert out.dtype == np.float64
+  assert all(a.dtype == np.float64 for a in jax.tree.leaves(ours["variables"]))
+  rel = parity.relative_diff(ours["loss"], ref["loss"])
+  assert rel.max() < 1e-9, (ours["loss"], ref["loss"])
+  assert abs(ref["loss"][-1] - ref["loss"][0]) > 1e-3 * ref["loss"][0]

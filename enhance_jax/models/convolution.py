@@ -13,6 +13,10 @@ NHWC/HWIO cases which XLA:CPU lowers to slow kernels (numbers in BENCHMARKS.md):
 - windows larger than the input (a 3x3 'SAME' convolution on a 2x2 or 1x1
   U-Net bottleneck): XLA:CPU's convolution kernel takes 0.5-1.2 s where the same
   work as an explicit im2col matmul takes 4-5 ms.
+- float64 convolutions (a run under `jax_enable_x64`, as experiments/parity's
+  float64 comparison): with the XLA flags of `enhance_jax.cpu_defaults` XLA:CPU
+  runs them on a naive kernel, 1.1 s for the forward and both gradients of a
+  16x40x40 64->64 3x3 layer; as an im2col matmul 61 ms (float32: 23 ms).
 
 The choice is made per lowering platform (`lax.platform_dependent`), not
 where the model is traced: a computation compiled for GPU or TPU (including one
@@ -102,7 +106,7 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     if max(strides) > 1 or max(rhs_dil) > 1 or min(min(p) for p in pads) < 0:
       return None
     return lambda x, k: _subpixel(x, k, lhs_dil, pads, dot)
-  if any(w > n for w, n in zip(window, lhs.shape[1:3])):
+  if any(w > n for w, n in zip(window, lhs.shape[1:3])) or jnp.float64 in (lhs.dtype, rhs.dtype):
     return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
   # oneDNN where the weights are no larger than the input: below that (the U-Net's 4x4 and
   # 8x8 levels with 256-1024 channels) the per-call weight reorder outweighs the gain.

@@ -38,7 +38,8 @@ class DnCNN(nn.Module):
       as KAIR's recipe). With Flax's default init the last conv (no BN after it) starts
       predicting "noise" of std ~1, far from the identity map; a small init_gain starts at
       it and trains much faster: experiments/results/dncnn_init.md measures it.
-    dtype: compute dtype of the convs (output and residual stay float32).
+    dtype: compute dtype of the convs (output and residual float32, or float64 for a float64
+      input: `layers.output_dtype`).
   """
   depth: int = 17
   features: int = 64
@@ -69,7 +70,7 @@ class DnCNN(nn.Module):
       h = conv(self.features, f"conv{i}")(h)
       norm = layers.normalization(self.normalization, train, scale_init=self.norm_scale_init)
       h = act(norm(h))
-    h = conv(out_ch, f"conv{self.depth - 1}")(h).astype(jnp.float32)
+    h = conv(out_ch, f"conv{self.depth - 1}")(h).astype(layers.output_dtype(x))
     if self.residual:
       if out_ch != x.shape[-1]:
         raise ValueError(f"dncnn: residual needs out_channels == input channels "

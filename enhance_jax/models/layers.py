@@ -95,6 +95,13 @@ def normalization(name: str | None, train: bool,
   raise KeyError(f"Unknown normalization {name!r}; use batch, layer, group, instance or none.")
 
 
+def output_dtype(x: jax.Array):
+  """A model's output dtype for input `x`: float32 (also when it computes in bfloat16), or
+  float64 for a float64 input (a run under `jax_enable_x64`, e.g. experiments/parity's
+  float64 comparison)."""
+  return jnp.promote_types(x.dtype, jnp.float32)
+
+
 def pixel_shuffle(x: jax.Array, r: int) -> jax.Array:
   """Depth-to-space: (N, H, W, C*r*r) -> (N, H*r, W*r, C), PyTorch channel order."""
   n, h, w, c = x.shape

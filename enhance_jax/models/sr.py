@@ -103,7 +103,7 @@ class SRCNN(nn.Module):
     h = act(_conv_padded(y, self.features[0], k1, self.padding, "conv1", self.dtype, inits[0]))
     h = act(_conv_padded(h, self.features[1], k2, self.padding, "conv2", self.dtype, inits[1]))
     out = _conv_padded(h, y.shape[-1], k3, self.padding, "conv3", self.dtype,
-                       inits[2]).astype(jnp.float32)
+                       inits[2]).astype(layers.output_dtype(x))
     if self.color == "y" and c == 3:
       return ycbcr_to_rgb(jnp.concatenate([out, ycc[..., 1:]], axis=-1))
     return out

@@ -103,7 +103,7 @@ def build(spec: str, extra: dict[str, Callable] | None = None
     if missing:
       raise ValueError(f"Loss spec {spec!r} needs {', '.join(missing)} besides the prediction "
                        f"and target; call it with a context dict holding them.")
-    parts = {name: fn(pred.astype(jnp.float32), target,
+    parts = {name: fn(pred.astype(jnp.promote_types(pred.dtype, jnp.float32)), target,
                       **{k: context[k] for k in getattr(fn, "needs", ())})
              for _, name, fn in terms}
     total = sum(w * parts[name] for w, name, _ in terms)

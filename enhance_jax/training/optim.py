@@ -51,8 +51,8 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
   # b = 0 (no moving average): log b = -inf, so the correction is 1 from the first step
   log_b1, log_b2 = (math.log(b) if b > 0 else -math.inf for b in (b1, b2))
 
-  def correction(log_b, count):
-    return -jnp.expm1(count.astype(jnp.float32) * jnp.float32(log_b))
+  def correction(log_b, count, dtype):
+    return -jnp.expm1(count.astype(dtype) * jnp.asarray(log_b, dtype))
 
   def init(params):
     return optax.ScaleByAdamState(count=jnp.zeros([], jnp.int32),
@@ -64,7 +64,9 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
     mu = jax.tree.map(lambda g, m: (1 - b1) * g + b1 * m, updates, state.mu)
     nu = jax.tree.map(lambda g, v: (1 - b2) * jnp.square(g) + b2 * v, updates, state.nu)
     count = optax.safe_increment(state.count)
-    c1, c2 = correction(log_b1, count), correction(log_b2, count)
+    # float32, or float64 when the moments are (a float64 run under jax_enable_x64)
+    dtype = jnp.result_type(jnp.float32, *jax.tree.leaves(mu))
+    c1, c2 = correction(log_b1, count, dtype), correction(log_b2, count, dtype)
     out = jax.tree.map(lambda m, v: (m / c1.astype(m.dtype))
                        / (jnp.sqrt(v / c2.astype(v.dtype)) + eps), mu, nu)
     return out, optax.ScaleByAdamState(count=count, mu=mu, nu=nu)
