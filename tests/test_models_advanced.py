@@ -162,6 +162,19 @@ def test_mirnet_antialias_downsample_matches_stride2_blur():
   np.testing.assert_allclose(y, ref, atol=1e-6)
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 7, 3), (1, 1, 4, 2), (1, 16, 16, 8)])
+def test_mirnet_bilinear_up2_matches_resize_and_its_gradient(shape):
+  """The residual upsampler's bilinear x2 (half-pixel centres, clamped edges) equals
+  jax.image.resize's bilinear in value and gradient, including 1-pixel sides."""
+  x = jax.random.uniform(KEY, shape)
+  n, h, w, c = shape
+  ref = lambda x: jax.image.resize(x, (n, 2 * h, 2 * w, c), "bilinear")  # noqa: E731
+  np.testing.assert_allclose(mirnet.bilinear_up2(x), ref(x), atol=1e-6)
+  dy = jax.random.normal(jax.random.key(1), (n, 2 * h, 2 * w, c))
+  g = lambda f: jax.grad(lambda x: jnp.sum(f(x) * dy))(x)  # noqa: E731
+  np.testing.assert_allclose(g(mirnet.bilinear_up2), g(ref), atol=1e-5)
+
+
 # --------------------------------------------------------------------------- NonLocalBlock
 def test_nonlocal_identity_at_init():
   x = jax.random.normal(KEY, (2, 11, 9, 8))

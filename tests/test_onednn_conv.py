@@ -181,6 +181,34 @@ def test_models_convolution_uses_onednn_on_cpu_only(monkeypatch):
       assert ("stablehlo.convolution" in hlo) == (platform != "cpu"), platform
 
 
+@needs_onednn
+@pytest.mark.parametrize("kernel,strides,padding,hw", [
+    ((3, 3), (2, 2), ((1, 2), (1, 2)), (3, 6)),     # MIRNet's upsampler
+    ((4, 4), (2, 2), "SAME", (5, 4)),               # pix2pix
+    ((3, 3), (2, 2), "SAME", (4, 4)),               # denoising autoencoder
+    ((3, 3), (2, 2), "VALID", (3, 5)),
+    ((5, 5), (3, 3), "SAME", (2, 4)),
+    ((4, 4), (2, 2), ((1, 2), (2, 1)), (3, 4)),
+])
+def test_conv_transpose_on_onednn_backward_data(monkeypatch, kernel, strides, padding, hw):
+  """A transposed convolution whose kernel exceeds its stride runs as oneDNN's backward-data
+  convolution (no sub-pixel matmul): values, both gradients and grad of grad equal Flax's."""
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  x = jax.random.normal(jax.random.key(0), (2, *hw, 3))
+  ours = convolution.ConvTranspose(5, kernel, strides, padding=padding, use_bias=False)
+  ref = nn.ConvTranspose(5, kernel, strides, padding=padding, use_bias=False)
+  params = ref.init(jax.random.key(1), x)
+  hlo = jax.jit(ours.apply).lower(params, x).as_text()
+  assert "enhance_onednn_conv_bwd_data" in hlo and "dot_general" not in hlo
+  _assert_close(jax.jit(ours.apply)(params, x), ref.apply(params, x))
+  loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))  # noqa: E731
+  for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours), (0, 1)))(params, x)),
+                       jax.tree.leaves(jax.grad(loss(ref), (0, 1))(params, x))):
+    _assert_close(got, want)
+  gg = lambda m: jax.grad(lambda x: jnp.sum(jax.grad(loss(m), 1)(params, x) ** 2))  # noqa: E731
+  _assert_close(jax.jit(gg(ours))(x), gg(ref)(x), tol=1e-4)
+
+
 def test_backend_reports_what_runs(monkeypatch):
   """"onednn" only when the extension loaded; never when turned off."""
   monkeypatch.setattr(convolution, "use_onednn", False)

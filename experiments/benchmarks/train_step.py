@@ -19,6 +19,9 @@ weight-gradient convs) in both frameworks: where the time goes.
 gradient; f32, bf16 and an im2col weight gradient) beside PyTorch.
 `--unet_layers` times every conv of the U-Net alone, as lax computes it and as
 `models.convolution` does (no PyTorch).
+`--mirnet_blocks` times each MIRNet block (DAU, SKFF, residual down-/upsampler) alone at the
+shapes the MIRNet subset runs them, forward + backward, beside the PyTorch module (where the
+MIRNet step's time goes).
 `--memory` runs each framework and model again in a fresh subprocess and reports
 the peak resident memory increase over the RSS after setup (model, optimizer
 state, batch built; for JAX also after compiling): VmHWM after reset via
@@ -65,6 +68,9 @@ flags.DEFINE_bool("conv_layer", False, "Only time one 64->64 3x3 conv layer (bat
 flags.DEFINE_bool("unet_layers", False, "Only time each conv layer of the U-Net (forward, input "
                   "and weight gradient) as lax.conv_general_dilated / lax.conv_transpose and as "
                   "models.convolution computes it.")
+flags.DEFINE_bool("mirnet_blocks", False, "Only time each MIRNet building block at the "
+                  "subset's shapes (DAU, SKFF, residual down/upsampling per stream; forward + "
+                  "backward of sum(y * dy)) beside its PyTorch module.")
 flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
 flags.DEFINE_list("cpus", [], "Pin this process to these CPU ids before JAX starts (e.g. "
                   "--cpus=0 --threads=1: one core each, no thread barriers: robust to load).")
@@ -421,6 +427,61 @@ def unet_layers() -> list[dict]:
   return rows + [total]
 
 
+def mirnet_blocks(torch) -> list[dict]:
+  """Each MIRNet block at the shapes of the benchmark's subset (batch --mirnet_batch, side
+  --size, 64 features, 3 streams at x1, x1/2, x1/4 with 64, 128, 256 channels): our jitted
+  forward + backward (gradients of sum(y * dy) w.r.t. the input and the parameters) beside
+  the same PyTorch module (channels_last unless --notorch_channels_last), alternating."""
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  import torch_reference as tr
+  from enhance_jax.models import mirnet
+  n, s = FLAGS.mirnet_batch, FLAGS.size
+  blocks = []  # (name, our module, torch module, number of inputs, channels, side)
+  for j, c in enumerate((64, 128, 256)):
+    side = s >> j
+    blocks.append((f"DAU {c}@{side}", mirnet.DAU(), tr.DAU(c), 1, c, side))
+    blocks.append((f"SKFF {c}@{side} x3", mirnet.SKFF(), tr.SKFF(c, 3), 3, c, side))
+    if j < 2:
+      blocks.append((f"down {c}@{side}", mirnet.ResidualDownsample(), tr._Down(c, 2), 1, c, side))
+    if j > 0:
+      blocks.append((f"up {c}@{side}", mirnet.ResidualUpsample(), tr._Up(c, 2), 1, c, side))
+  fmt = torch.channels_last if FLAGS.torch_channels_last else torch.contiguous_format
+  rows = []
+  for name, ours, ref, k, c, side in blocks:
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((n, side, side, c)).astype(np.float32) for _ in range(k)]
+    call = (lambda m, v, xs: m.apply(v, xs)) if k > 1 else (lambda m, v, xs: m.apply(v, xs[0]))
+    xj = [jnp.asarray(x) for x in xs]
+    variables = ours.init(jax.random.key(0), xj if k > 1 else xj[0])
+    dy = jnp.ones(jax.eval_shape(lambda v, xs: call(ours, v, xs), variables, xj).shape)
+    grad = jax.jit(jax.grad(lambda v, xs: jnp.sum(call(ours, v, xs) * dy), argnums=(0, 1)))
+    grad(variables, xj)
+    ref = ref.to(memory_format=fmt)
+    xt = [torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+          .requires_grad_() for x in xs]
+
+    def torch_step(ref=ref, xt=xt, k=k):
+      ref.zero_grad()
+      y = ref(xt) if k > 1 else ref(xt[0])
+      y.sum().backward()
+
+    fns = {"ours": lambda: jax.block_until_ready(grad(variables, xj)), "torch": torch_step}
+    common.alternate(fns, 1, FLAGS.warmup)
+    times = common.alternate(fns, FLAGS.rounds, FLAGS.steps)
+    row = {"block": name, "ours_ms": 1e3 * common.median(times["ours"]),
+           "torch_ms": 1e3 * common.median(times["torch"])}
+    row["ratio"] = row["torch_ms"] / row["ours_ms"]
+    rows.append(row)
+    print(row, flush=True)
+  total = {"block": "total (each once)", "ours_ms": sum(r["ours_ms"] for r in rows),
+           "torch_ms": sum(r["torch_ms"] for r in rows)}
+  total["ratio"] = total["torch_ms"] / total["ours_ms"]
+  print(common.table(rows + [total], ["block", "ours_ms", "torch_ms", "ratio"]))
+  return rows + [total]
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv):
@@ -433,8 +494,9 @@ def main(argv):
   torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None
   info = common.machine()
   print("machine:", info, flush=True)
-  if FLAGS.conv_layer or FLAGS.unet_layers:
-    rows = conv_layer(torch) if FLAGS.conv_layer else unet_layers()
+  if FLAGS.conv_layer or FLAGS.unet_layers or FLAGS.mirnet_blocks:
+    rows = (conv_layer(torch) if FLAGS.conv_layer else
+            mirnet_blocks(torch) if FLAGS.mirnet_blocks else unet_layers())
     if FLAGS.output:
       common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "rows": rows})
     return None
