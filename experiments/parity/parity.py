@@ -157,6 +157,18 @@ def load_torch_from_flax(name: str, module, variables: dict) -> None:
       raise ValueError(f"parity: {jax.tree_util.keystr(path)} did not survive Flax -> PyTorch.")
 
 
+def perturb(module, rel: float, seed: int = 0) -> None:
+  """Multiplies every parameter element of the PyTorch module by 1 + rel or 1 - rel (random
+  signs from `seed`), in place: a rounding-sized change of the starting point (rel = 2^-50,
+  a few float64 ulps) whose growth over training is how far the dynamics alone move a curve."""
+  import torch
+  g = torch.Generator().manual_seed(seed)
+  with torch.no_grad():
+    for p in module.parameters():
+      sign = torch.randint(0, 2, p.shape, generator=g).to(p.dtype) * 2 - 1
+      p.mul_(1 + rel * sign)
+
+
 def torch_module(name: str, config, torch_seed: int):
   """The PyTorch reference of the config's model, PyTorch-default initialised after
   `torch.manual_seed(torch_seed)`."""

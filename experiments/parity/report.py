@@ -55,6 +55,7 @@ def parity_row(r: dict, tol: float, psnr_tol: float, sigma: float) -> list[str]:
   ctl_torch = parity.relative_diff(ref[:n], ctl).max() if n else None
   ctl_ours = parity.relative_diff(ours[:n], ctl).max() if n else None
   over = np.nonzero(rel > tol)[0] if rel is not None else []
+  perturbed = ", perturbed" if control_of(r) == "perturbed" else ""
   if not copied:
     verdict = "init comparison (curves differ by design)"
   elif rel.max() <= tol:
@@ -63,18 +64,21 @@ def parity_row(r: dict, tol: float, psnr_tol: float, sigma: float) -> list[str]:
     verdict = ("**undecided**: drifts, and both runs end at the identity map (last-10-step mean "
                "loss within ±20% of σ²), where equal PSNRs say nothing")
   elif abs(d) <= psnr_tol:
-    verdict = f"**pass** by PSNR: drifts (float32 order), PSNR within {psnr_tol:g} dB"
+    verdict = (f"**pass** by PSNR: drifts ({r.get('dtype', 'float32')} summation order), PSNR "
+               f"within {psnr_tol:g} dB")
   else:
     verdict = "**FAIL**"
   init = {"copied": "PyTorch's, copied",
           "copied_xla": "PyTorch's, copied; ours on XLA's conv kernels (not oneDNN)",
           "default": "each its own (ours: Flax lecun_normal)",
           "zoo": f"the zoo's ({zoo_init_text(r)}), copied into PyTorch"}[r["init"]]
+  if r.get("dtype") == "float64":
+    init += "; float64 in both"
   return [r.get("variant", r["model"]), init, f"{r['steps']} x {r['batch']}",
           _e(rel[:10].max()) if copied else "–",
           _e(rel.max()) if copied else "–",
           (str(int(over[0])) if len(over) else "none") if copied else "–",
-          f"{_e(ctl_ours)} / {_e(ctl_torch)} ({n} steps)" if n else "–",
+          f"{_e(ctl_ours)} / {_e(ctl_torch)} ({n} steps{perturbed})" if n else "–",
           _f(r["ours_psnr"]), _f(r["torch_psnr"]), f"{d:+.3f}",
           _f(r["baseline_psnr"]) if r.get("baseline_psnr") is not None else "–",
           f"{r['ours_s']:.0f} / {r['torch_s']:.0f}", verdict]
@@ -148,6 +152,8 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
   our trainer on oneDNN vs on XLA's kernels (same everything else), beside ours vs PyTorch."""
   out = []
   for m in variants(rows):
+    if m.endswith(".f64"):
+      continue  # float64_text
     a, b = rows.get(f"{m}/copied"), rows.get(f"{m}/copied_xla")
     z = rows.get(f"{m}/zoo")
     first = lambda r: (f"step {int(np.nonzero(r > tol)[0][0])}" if (r > tol).any()  # noqa: E731
@@ -156,7 +162,7 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
       rz = parity.relative_diff(z["ours_loss"], z["torch_loss"])
       out.append(f"- **{labels.get(m, m)}, the zoo's init ({zoo_init_text(z)}) in both**: ours vs "
                  f"PyTorch: max {rz.max():.1e}, first over {tol:g} at {first(rz)}, final PSNR "
-                 f"{z['ours_psnr'] - z['torch_psnr']:+.3f} dB.")
+                 f"{z['ours_psnr'] - z['torch_psnr']:+.3f} dB{perturbed_text(z, tol)}.")
     if a is None:
       continue
     rel = parity.relative_diff(a["ours_loss"], a["torch_loss"])
@@ -168,7 +174,9 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
                    f"orders): max {own.max():.1e}, first over {tol:g} at {first(own)}, final PSNR "
                    f"{b['ours_psnr'] - a['ours_psnr']:+.3f} dB")
     ctl = a.get("control_loss")
-    if ctl:
+    if ctl and control_of(a) == "perturbed":
+      parts.append(perturbed_text(a, tol).removeprefix("; "))
+    elif ctl:
       n = len(ctl)
       t64 = parity.relative_diff(a["torch_loss"][:n], ctl)
       o64 = parity.relative_diff(a["ours_loss"][:n], ctl)
@@ -181,6 +189,70 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
   return ("**Float32 order (computed from the runs).** How far the curves move when only the "
           "float32 summation order changes, beside how far ours lies from PyTorch:\n\n"
           + "\n".join(out))
+
+
+def control_of(r: dict) -> str:
+  """A row's control: 'float64' (PyTorch float64) or 'perturbed' (PyTorch from perturbed
+  weights; a float64 row's is always that)."""
+  return r.get("control") or ("perturbed" if r.get("dtype") == "float64" else "float64")
+
+
+def perturbed_text(r: dict, tol: float) -> str:
+  """'; PyTorch against itself ...' for a row whose control is PyTorch from perturbed weights
+  (`run.py --control=perturbed`, always for float64 rows), else ''."""
+  ctl = r.get("control_loss")
+  if not ctl or control_of(r) != "perturbed":
+    return ""
+  n = len(ctl)
+  c_t = parity.relative_diff(r["torch_loss"][:n], ctl)
+  c_o = parity.relative_diff(r["ours_loss"][:n], r["torch_loss"][:n])
+  o_c = parity.relative_diff(r["ours_loss"][:n], ctl)
+  over = np.nonzero(c_t > tol)[0]
+  ulps = "2^-50" if r.get("dtype") == "float64" else "2^-22"
+  text = (f"; PyTorch against itself from the same weights x (1 ± {ulps}) (the control, {n} "
+          f"steps): max {c_t.max():.1e} (steps 0-9: {c_t[:10].max():.1e}), first over {tol:g} at "
+          + (f"step {int(over[0])}" if len(over) else "no step")
+          + f", last-step difference {c_t[-1]:.1e} (ours vs PyTorch: {c_o[-1]:.1e}); ours vs "
+          f"the control: max {o_c.max():.1e}")
+  if r.get("control_psnr") is not None:
+    text += (f", final PSNR {r['control_psnr'] - r['torch_psnr']:+.3f} dB from PyTorch's (ours: "
+             f"{r['ours_psnr'] - r['torch_psnr']:+.3f} dB)")
+  if r.get("ours_control_psnr") is not None:
+    oc = parity.relative_diff(r["ours_control_loss"], ctl)
+    text += (f"; ours from the same perturbed weights: {oc.max():.1e} from the control at most, "
+             f"final PSNR {r['ours_control_psnr']:.3f} against the control's "
+             f"{r['control_psnr']:.3f} ({r['ours_control_psnr'] - r['control_psnr']:+.3f} dB). "
+             f"Final PSNRs, two runs each: PyTorch {r['torch_psnr']:.3f} / {r['control_psnr']:.3f}, "
+             f"ours {r['ours_psnr']:.3f} / {r['ours_control_psnr']:.3f}")
+  return text
+
+
+def float64_text(rows: dict, tol: float, labels: dict) -> str:
+  """The float64 rows (`--dtype=float64`) beside the float32 row of the same model, init, steps
+  and seed: the arithmetic without float32 rounding, and what float32 makes of it."""
+  out = []
+  for key, r in rows.items():
+    v, init = key.split("/")
+    if r.get("dtype") != "float64" or init not in ("copied", "zoo"):
+      continue
+    rel = parity.relative_diff(r["ours_loss"], r["torch_loss"])
+    text = (f"- **{labels.get(v, v)}, init {init}**: ours vs PyTorch, "
+            f"{len(rel)} steps: max relative difference {rel.max():.1e} (steps 0-9: "
+            f"{rel[:10].max():.1e}), final PSNR {r['ours_psnr'] - r['torch_psnr']:+.4f} dB")
+    f32 = rows.get(f"{v.removesuffix('.f64')}/{init}")
+    if f32 is not None and len(f32["ours_loss"]) >= len(rel):
+      r32 = parity.relative_diff(f32["ours_loss"][:len(rel)], f32["torch_loss"][:len(rel)])
+      over = np.nonzero(r32 > tol)[0]
+      text += (f"; the same comparison in float32: max {r32.max():.1e}, first over {tol:g} at "
+               + (f"step {int(over[0])}" if len(over) else "no step"))
+    text += perturbed_text(r, tol)
+    out.append(text + ".")
+  if not out:
+    return ""
+  return ("**Float64 (computed from the runs).** Both frameworks in float64 from the same "
+          "weights on the same batches: how far apart the two trainers' arithmetic is when "
+          "float32 rounding is out of the way, beside how far PyTorch moves from itself when its "
+          "starting weights change by a few float64 ulps:\n\n" + "\n".join(out))
 
 
 def plot(rows: dict, png: Path, tol: float) -> Path:
@@ -254,12 +326,14 @@ def write(rows: dict, md: Path, png: Path, tol: float, psnr_tol: float, sigma: f
            if f"{m}/{i}" in rows]
   cols = ["model", "initial weights", "steps x batch", "max rel. diff, steps 0-9",
           "max rel. diff, all steps", f"first step > {tol:g}",
-          "max rel. diff from PyTorch float64: ours / PyTorch float32",
+          "max rel. diff from the control (PyTorch float64, or PyTorch from perturbed weights): "
+          "ours / PyTorch",
           "PSNR ours", "PSNR PyTorch", "Δ dB", "PSNR input / bicubic", "train s ours / PyTorch",
           "result"]
   table = common.markdown_table(cols, [parity_row(rows[k], tol, psnr_tol, sigma) for k in order])
   start, start_text = start_table(rows, sigma)
   floor_text = float32_floor(rows, tol, labels)
+  f64_text = float64_text(rows, tol, labels)
   plot(rows, png, tol)
   any_row = rows[order[0]]
   tiny = any(rows[k].get("tiny") for k in order)
@@ -296,9 +370,11 @@ loss, the mean over pixels (our `l2`, `F.mse_loss`; not KAIR's sum); Adam with b
 eps 1e-8, no weight decay, no gradient clipping; the learning rate of step i is our schedule's
 value, set on the torch param group each step; BatchNorm momentum 0.9 (Flax) = 0.1 (PyTorch),
 eps 1e-5 (KAIR's own DnCNN uses PyTorch momentum 0.9, eps 1e-4; we match our model, not KAIR's);
-float32, `torch.use_deterministic_algorithms(True)`, 2 torch threads; Adam's bias corrections
-1 - β^t exact in both (ours: `optim.scale_by_adam`, -expm1(t log β) with log β in float64; optax's
-own float32 1 - β^t is 1.3e-5 relative off at t = 1). Weights are copied PyTorch -> Flax with the
+float32 (rows `*.f64`: float64 in both, `--dtype=float64`: ours under `jax_enable_x64`,
+PyTorch `.double()`), `torch.use_deterministic_algorithms(True)`, 2 torch threads; Adam's bias
+corrections 1 - β^t exact in both (ours: `optim.scale_by_adam`, -expm1(t log β) with log β in
+float64, in the moments' dtype; optax's own float32 1 - β^t is 1.3e-5 relative off at t = 1).
+Weights are copied PyTorch -> Flax with the
 KAIR/SaoYan importer's mapping (`importers.sequential_variables`, OIHW -> HWIO), and Flax ->
 PyTorch by its inverse for the zoo init (`parity.load_torch_from_flax`, checked by a round trip).
 Not matched: PyTorch's BN running variance is the unbiased one (x n/(n-1), n = 25,600 values
@@ -319,7 +395,9 @@ per channel at batch 16 of 40x40: 4e-5), Flax keeps the biased one (eval only).
 - The control: PyTorch trained again in float64 (same weights, same batches; the first
   {any_row.get('control_steps', 0)} steps), the run without float32 rounding. PyTorch float32's
   distance from it is what float32 rounding alone does to the curve; ours is measured against it
-  too. (A channels_last PyTorch run is no such control: its losses were bit-identical.)
+  too. (A channels_last PyTorch run is no such control: its losses were bit-identical.) In the
+  `.f64` rows the control is PyTorch float64 again from the same weights each multiplied by
+  1 ± 2^-50 (random signs): how far a rounding-sized difference grows by the dynamics alone.
 - Final PSNR with our `metrics.image_quality` for both frameworks' outputs, eval mode (BN running
   statistics). {'; '.join(evals)}.
 
@@ -328,6 +406,8 @@ ordering makes the curves drift, final PSNR within {psnr_tol:g} dB.
 
 {table}
 {floor_text}
+
+{f64_text}
 
 ![loss curves](parity.png)
 

@@ -17,7 +17,17 @@ in our own trainer: how far the order alone moves our curve and final PSNR.
 The control (--control_steps, default the first 10): PyTorch again in float64 from the same
 weights on the same batches, the run without float32 rounding. How far PyTorch's own float32 run
 lies from it is how far float32 rounding alone moves the curve; ours is measured against it too.
+--control=perturbed: PyTorch again in the run's dtype from the same weights each multiplied by
+1 ± a few ulps (PERTURBATION): over all the steps (--control_steps=--steps, final PSNR scored
+too) it shows how far PyTorch lands from itself when only rounding-sized differences separate
+two runs, the scale against which ours vs PyTorch is read; ours then also trains from those
+perturbed weights (a second sample of ours).
 (A channels_last PyTorch run is no such control: it gave bit-identical losses.)
+--dtype=float64: both frameworks train in float64 from the same weights on the same batches
+(rows '<model>.f64'): the two trainers' arithmetic compared without float32 rounding, which
+makes DnCNN-S's float32 curves drift from step 1 (PyTorch float32 against float64 too). Its
+control is PyTorch float64 again from the weights each multiplied by 1 ± 2^-50 (a few ulps):
+how far differences of rounding size grow over the run in float64 by the dynamics alone.
 
 Final PSNR (our `metrics.image_quality` for both frameworks' outputs, eval mode = BN running
 statistics): DnCNN on the first --eval_images BSD68 images with AWGN σ=25 (numpy seed
@@ -63,14 +73,25 @@ SEED = flags.DEFINE_integer("seed", 0, "Seed of the batches, of PyTorch's init a
                             "config (config.seed: our default init).")
 THREADS = flags.DEFINE_integer("threads", 2, "torch.set_num_threads.")
 CONTROL_STEPS = flags.DEFINE_integer(
-    "control_steps", 10, "Also train PyTorch in float64 for this many steps (0 = no): the "
-    "float32-rounding control (3.5x slower than float32 for DnCNN).")
+    "control_steps", 10, "Also train the control (--control) for this many steps (0 = no; all "
+    "the steps: its final PSNR is scored too).")
+CONTROL = flags.DEFINE_enum(
+    "control", "float64", ["float64", "perturbed"], "The control run: float64 = PyTorch in float64 "
+    "from the same weights (the float32-rounding control, 3.5x slower than float32 for "
+    "DnCNN); perturbed = PyTorch in the run's dtype from the same weights each multiplied by "
+    "1 ± PERTURBATION[dtype] (a few ulps): how far the dynamics alone carry a rounding-sized "
+    "difference. --dtype=float64 always uses perturbed.")
 DNCNN_FEATURES = flags.DEFINE_integer(
     "dncnn_features", 64, "DnCNN width (64 = DnCNN-S; fewer for a cheaper run, its rows are "
     "named dncnn17x<features>).")
 MERGE_FROM = flags.DEFINE_string(
     "merge_from", None, "Add the rows of this parity.json (e.g. of a run made at the same time "
     "with another --results) to this one's, unchanged, before the tables are written.")
+DTYPE = flags.DEFINE_enum(
+    "dtype", "float32", ["float32", "float64"], "float64: both frameworks train and score in "
+    "float64 (ours under jax_enable_x64 with config.train.dtype float64, PyTorch .double(), "
+    "NCHW): the per-step comparison of the arithmetic without float32 rounding. Rows named "
+    "<model>.f64; their control (--control_steps) is always --control=perturbed.")
 TINY = flags.DEFINE_bool("tiny", False, "Tiny models and images (a dry run of the script; the "
                          "numbers mean nothing).")
 
@@ -79,6 +100,8 @@ SCALE = 3
 DNCNN_PATCH, SRCNN_PATCH = 40, 33
 TOL = 1e-3            # the issue's per-step bound (relative)
 PSNR_TOL = 0.05       # dB, where float32 ordering makes the curves drift
+# The perturbed control's relative change of each initial weight: a few ulps of the dtype.
+PERTURBATION = {"float32": 2.0 ** -22, "float64": 2.0 ** -50}
 LABELS = {"dncnn": "DnCNN-S σ=25 (17x64, BN)", "srcnn": "SRCNN 9-5-5 x3 (Y)"}
 
 
@@ -102,16 +125,20 @@ def variant(name: str) -> str:
   if name == "dncnn" and DNCNN_FEATURES.value != 64:
     v = f"dncnn17x{DNCNN_FEATURES.value}"
   v = v if STEPS.value == STEPS.default else f"{v}@{STEPS.value}"
-  return v if SEED.value == SEED.default else f"{v}~seed{SEED.value}"
+  v = v if SEED.value == SEED.default else f"{v}~seed{SEED.value}"
+  return v if DTYPE.value == "float32" else f"{v}.f64"
 
 
 def label(v: str) -> str:
-  """A row name's label: the model's, its width, and its steps when not 200."""
+  """A row name's label: the model's, its width, its steps when not 200, its seed when not 0
+  and 'float64' for a float64 row."""
+  v, f64, _ = v.partition(".f64")
   v, _, seed = v.partition("~seed")
   base, _, steps = v.partition("@")
   text = LABELS.get(base) or (f"DnCNN σ=25 (17x{base.split('x')[-1]}, BN)"
                               if base.startswith("dncnn17x") else base)
-  return text + (f", {steps} steps" if steps else "") + (f", seed {seed}" if seed else "")
+  return (text + (f", {steps} steps" if steps else "") + (f", seed {seed}" if seed else "")
+          + (", float64 in both" if f64 else ""))
 
 
 def config_for(name: str, steps: int, batch: int, tiny: bool, init: str = ""):
@@ -182,8 +209,8 @@ def make_data(name: str, steps: int, batch: int, seed: int, tiny: bool):
 def row_command(name: str, init: str) -> str:
   """The command that re-makes the row (the flags of this run that differ from the defaults)."""
   args = [f"--models={name}", f"--inits={init}"]
-  for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, CHANNELS_LAST,
-               DNCNN_FEATURES, TINY):
+  for flag in (STEPS, BATCH, EVAL_IMAGES, SEED, THREADS, CONTROL_STEPS, CONTROL, CHANNELS_LAST,
+               DNCNN_FEATURES, DTYPE, TINY):
     if flag.value != flag.default:
       args.append(f"--{flag.name}={flag.value}" if not isinstance(flag.value, bool) else
                   f"--{'' if flag.value else 'no'}{flag.name}")
@@ -201,8 +228,14 @@ def settings(name: str, config) -> dict:
   """What a PyTorch run depends on: a saved run with the same settings is reused."""
   return {"model": name, "steps": STEPS.value, "batch": BATCH.value, "seed": SEED.value,
           "eval_images": EVAL_IMAGES.value, "tiny": TINY.value, "threads": THREADS.value,
-          "channels_last": CHANNELS_LAST.value,
-          "control_steps": CONTROL_STEPS.value, "config": config_summary(config)}
+          "channels_last": CHANNELS_LAST.value, "dtype": DTYPE.value,
+          "control_steps": CONTROL_STEPS.value, "control": control_kind(),
+          "config": config_summary(config)}
+
+
+def control_kind() -> str:
+  """'float64' or 'perturbed' (always for --dtype=float64: its float64 control is the run)."""
+  return "perturbed" if DTYPE.value == "float64" else CONTROL.value
 
 
 def config_summary(config) -> dict:
@@ -230,8 +263,15 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
   steps, batch, seed, tiny = STEPS.value, BATCH.value, SEED.value, TINY.value
   config = config_for(name, steps, batch, tiny, init="zoo" if zoo else "")
   config.seed = seed
+  f64 = DTYPE.value == "float64"
+  if f64:
+    config.train.dtype = "float64"
   t = time.perf_counter()
   batches, eval_in, eval_target, baseline = make_data(name, steps, batch, seed, tiny)
+  if f64:
+    import numpy as np
+    batches = [{k: v.astype(np.float64) for k, v in b.items()} for b in batches]
+    eval_in = [x.astype(np.float64) for x in eval_in]
   print(f"{name}: {len(batches)} batches of {batches[0]['input'].shape} made in "
         f"{time.perf_counter() - t:.1f} s", flush=True)
   prot = protocol(name)
@@ -249,13 +289,26 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
   else:
     copied = parity.flax_from_torch(name, module)
   parity.check_flax_tree(config, copied)
+  if f64:
+    import jax
+    import numpy as np
+    module.double()
+    copied = jax.tree.map(lambda a: np.asarray(a, np.float64), copied)
+  # A full-length perturbed control: ours trains from the same perturbed weights too (a second
+  # sample of each framework's final PSNR at a rounding-sized distance from the first).
+  perturbed_init = None
+  if control_kind() == "perturbed" and CONTROL_STEPS.value >= steps:
+    import copy
+    pm = copy.deepcopy(module)
+    parity.perturb(pm, PERTURBATION[DTYPE.value])
+    perturbed_init = parity.flax_from_torch(name, pm)
   key = settings(name, config)
   old = next((r for r in saved.values() if r.get("settings") == key), None)
   if old is not None and not RETRAIN_TORCH.value:
     ref = {"loss": old["torch_loss"], "seconds": old["torch_s"]}
     ref_psnr = old["torch_psnr"]
-    control = ({"loss": old["control_loss"], "seconds": old["control_s"]}
-               if old.get("control_loss") else None)
+    control = ({"loss": old["control_loss"], "seconds": old["control_s"],
+                "psnr": old.get("control_psnr")} if old.get("control_loss") else None)
     print(f"{name}: PyTorch's run reused from the saved {old['model']}/{old['init']} row "
           "(same settings; --retrain_torch to train it again)", flush=True)
   else:
@@ -268,17 +321,28 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
     if init in ("copied", "copied_xla", "zoo"):
       variables = copied
     elif init == "default":
+      import jax
+      import numpy as np
       from enhance_jax.training import components
       variables = components.init_variables(config, components.model(config))
+      variables = jax.tree.map(lambda a: np.asarray(a, np.float64 if f64 else np.float32),
+                               variables)
     else:
       raise ValueError(f"--inits: {init!r} is not copied, default or copied_xla.")
     from enhance_jax.models import convolution
     before = convolution.use_onednn
     convolution.use_onednn = False if init == "copied_xla" else before
     try:
-      kernels = convolution.backend()
+      kernels = "xla, float64 as im2col matmuls" if f64 else convolution.backend()
       ours = parity.train_ours(config, variables, batches)
       outputs = parity.apply_ours(config, ours["variables"], eval_in)
+      ours_ctl = None
+      if perturbed_init is not None and init != "default":
+        ours_ctl = parity.train_ours(config, perturbed_init, batches)
+        ours_ctl["psnr"] = parity.mean_psnr(
+            parity.apply_ours(config, ours_ctl["variables"], eval_in), eval_target, prot)
+        print(f"{name}/{init}: ours from the control's perturbed weights: PSNR "
+              f"{ours_ctl['psnr']:.3f}", flush=True)
     finally:
       convolution.use_onednn = before
     psnr = parity.mean_psnr(outputs, eval_target, prot)
@@ -292,34 +356,52 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
         "lr": lrs, "ours_loss": ours["loss"], "torch_loss": ref["loss"],
         "control_loss": control["loss"] if control else None,
         "control_steps": len(control["loss"]) if control else 0,
+        "control": control_kind() if control else None,
+        "control_psnr": control.get("psnr") if control else None,
+        "ours_control_loss": ours_ctl["loss"] if ours_ctl else None,
+        "ours_control_psnr": ours_ctl["psnr"] if ours_ctl else None,
         "ours_psnr": psnr, "torch_psnr": ref_psnr,
         "baseline_psnr": base_psnr,
         "baseline": baseline, "ours_s": ours["seconds"], "ours_compile_s": ours["compile_s"],
         "torch_s": ref["seconds"], "control_s": control["seconds"] if control else None,
         "eval_images": len(eval_in), "tiny": tiny, "config": config_summary(config),
+        "dtype": DTYPE.value,
     }
   return rows
 
 
 def train_reference(name, config, module, batches, lrs, eval_in, eval_target, prot):
-  """PyTorch's run (trains `module`) and the float64 control: (run, PSNR, control or None)."""
+  """PyTorch's run (trains `module`) and the control (--control; with its final PSNR when it
+  runs all the steps): (run, PSNR, control or None)."""
   import copy
   from experiments.parity import parity
   cfg, steps = config.optimizer, len(batches)
-  control_module = copy.deepcopy(module).double() if CONTROL_STEPS.value else None
-  ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2,
-                           channels_last=CHANNELS_LAST.value)
+  f64 = DTYPE.value == "float64"  # the module is float64 already
+  kind = control_kind()
+  control_module = copy.deepcopy(module) if CONTROL_STEPS.value else None
+  if control_module is not None and kind == "float64":
+    control_module.double()
+  elif control_module is not None:
+    parity.perturb(control_module, PERTURBATION[DTYPE.value])
+  ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2, dtype=DTYPE.value,
+                           channels_last=CHANNELS_LAST.value and not f64)
   ref_psnr = parity.mean_psnr(parity.apply_torch(module, eval_in), eval_target, prot)
   print(f"{name}: PyTorch {steps} steps in {ref['seconds']:.0f} s, last loss "
         f"{ref['loss'][-1]:.6f}, PSNR {ref_psnr:.3f}", flush=True)
   control = None
   if control_module is not None:
     n = min(CONTROL_STEPS.value, steps)
+    ctl_dtype = "float64" if kind == "float64" or f64 else "float32"
     control = parity.train_torch(control_module, batches, lrs[:n], cfg.b1, cfg.b2,
-                                 dtype="float64")
-    print(f"{name}: PyTorch float64 control, {n} steps in {control['seconds']:.0f} s; max rel. "
-          f"diff of PyTorch float32 from it "
-          f"{parity.relative_diff(ref['loss'][:n], control['loss']).max():.2e}", flush=True)
+                                 dtype=ctl_dtype, channels_last=CHANNELS_LAST.value and not f64
+                                 and kind == "perturbed")
+    if n == steps:
+      control["psnr"] = parity.mean_psnr(parity.apply_torch(control_module, eval_in),
+                                         eval_target, prot)
+    print(f"{name}: control ({kind}, PyTorch {ctl_dtype}), {n} steps in "
+          f"{control['seconds']:.0f} s; max rel. diff of PyTorch {DTYPE.value} from it "
+          f"{parity.relative_diff(ref['loss'][:n], control['loss']).max():.2e}"
+          + (f", PSNR {control['psnr']:.3f}" if "psnr" in control else ""), flush=True)
   return ref, ref_psnr, control
 
 
@@ -331,6 +413,9 @@ def main() -> None:
     raise ValueError("PyTorch is not installed: this comparison needs it (pip install "
                      "'enhance_jax[bench]' or torch==2.13.0, CPU).")
   torch.use_deterministic_algorithms(True)
+  if DTYPE.value == "float64":
+    import jax
+    jax.config.update("jax_enable_x64", True)
   out = common.results_dir()
   stem = "parity_tiny" if TINY.value else "parity"
   path = out / f"{stem}.json"
