@@ -39,6 +39,26 @@ def _images(n=4, size=48, seed=0):
   return out
 
 
+def _tiny(name):
+  """(config, 5 batches of 4, an eval image) of a tiny DnCNN (3 x 8, the shipped recipe's Adam and cosine
+  rate, 16 px) or SRCNN (8-4 features, constant-rate Adam, 15 px crops of the x3 bicubic
+  round trip): the runs both frameworks train here."""
+  if name == "dncnn":
+    config = load_config("dncnn_s25_train400", "profile=cpu,steps=5",
+                         {"train.batch_size": 4, "data.degrade": "", "data.patch_size": 16,
+                          "model.kwargs.depth": 3, "model.kwargs.features": 8})
+    batches = parity.denoise_batches(_images(), 5, 4, 16, 25.0, seed=0)
+    return config, batches, batches[0]["input"][0]
+  config = load_config("pretrained/srcnn_955_x3", None,
+                       {"init_checkpoint": "", "train.num_steps": 5, "train.batch_size": 4,
+                        "data.degrade": "", "data.channels": 1, "data.scale": 1,
+                        "data.patch_size": 15, "loss": "l2", "optimizer.learning_rate": 1e-3,
+                        "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
+                        "optimizer.grad_clip_norm": 0.0, "model.kwargs.features": (8, 4)})
+  pairs = [parity.sr_pair(np.repeat(im, 3, axis=-1), 3) for im in _images()]
+  return config, parity.sr_batches(pairs, 5, 4, 15, seed=0), pairs[0][0]
+
+
 def _run(name, config, batches, eval_images):
   module = parity.torch_module(name, config, torch_seed=0)
   variables = parity.flax_from_torch(name, module)
@@ -55,12 +75,8 @@ def test_dncnn_losses_agree_per_step():
   """Tiny DnCNN (BN, no bias, residual), 5 steps of the shipped recipe's Adam and cosine rate:
   each step's loss within 1e-3 relative, the losses move (the test can fail), and the trained
   models agree in eval mode (BN running statistics: momentum 0.9 in Flax = 0.1 in PyTorch)."""
-  config = load_config("dncnn_s25_train400", "profile=cpu,steps=5",
-                       {"train.batch_size": 4, "data.degrade": "", "data.patch_size": 16,
-                        "model.kwargs.depth": 3, "model.kwargs.features": 8})
-  batches = parity.denoise_batches(_images(), 5, 4, 16, 25.0, seed=0)
-  noisy = [batches[0]["input"][0]]
-  ours, ref, out_ours, out_torch = _run("dncnn", config, batches, noisy)
+  config, batches, noisy = _tiny("dncnn")
+  ours, ref, out_ours, out_torch = _run("dncnn", config, batches, [noisy])
   rel = parity.relative_diff(ours["loss"], ref["loss"])
   assert rel.max() < 1e-3, (ours["loss"], ref["loss"])
   assert abs(ref["loss"][-1] - ref["loss"][0]) > 1e-3 * ref["loss"][0]
@@ -69,15 +85,8 @@ def test_dncnn_losses_agree_per_step():
 
 def test_srcnn_losses_agree_per_step():
   """Tiny SRCNN (replicate padding, biases), 5 steps of constant-rate Adam."""
-  config = load_config("pretrained/srcnn_955_x3", None,
-                       {"init_checkpoint": "", "train.num_steps": 5, "train.batch_size": 4,
-                        "data.degrade": "", "data.channels": 1, "data.scale": 1,
-                        "data.patch_size": 15, "loss": "l2", "optimizer.learning_rate": 1e-3,
-                        "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
-                        "optimizer.grad_clip_norm": 0.0, "model.kwargs.features": (8, 4)})
-  pairs = [parity.sr_pair(np.repeat(im, 3, axis=-1), 3) for im in _images()]
-  batches = parity.sr_batches(pairs, 5, 4, 15, seed=0)
-  ours, ref, out_ours, out_torch = _run("srcnn", config, batches, [pairs[0][0]])
+  config, batches, upsampled = _tiny("srcnn")
+  ours, ref, out_ours, out_torch = _run("srcnn", config, batches, [upsampled])
   rel = parity.relative_diff(ours["loss"], ref["loss"])
   assert rel.max() < 1e-3, (ours["loss"], ref["loss"])
   assert abs(ref["loss"][-1] - ref["loss"][0]) > 1e-3 * ref["loss"][0]
@@ -127,20 +136,7 @@ def test_float64_trainers_agree_to_rounding(name):
   to 1e-1 within 10 steps), the output in float64 and the losses moving. Needs float64 kept
   through our model's output, the loss, Adam's bias corrections and the (im2col) convolution."""
   import jax
-  if name == "dncnn":
-    config = load_config("dncnn_s25_train400", "profile=cpu,steps=5",
-                         {"train.batch_size": 4, "data.degrade": "", "data.patch_size": 16,
-                          "model.kwargs.depth": 3, "model.kwargs.features": 8})
-    batches = parity.denoise_batches(_images(), 5, 4, 16, 25.0, seed=0)
-  else:
-    config = load_config("pretrained/srcnn_955_x3", None,
-                         {"init_checkpoint": "", "train.num_steps": 5, "train.batch_size": 4,
-                          "data.degrade": "", "data.channels": 1, "data.scale": 1,
-                          "data.patch_size": 15, "loss": "l2", "optimizer.learning_rate": 1e-3,
-                          "optimizer.schedule": "constant", "optimizer.warmup_steps": 0,
-                          "optimizer.grad_clip_norm": 0.0, "model.kwargs.features": (8, 4)})
-    pairs = [parity.sr_pair(np.repeat(im, 3, axis=-1), 3) for im in _images()]
-    batches = parity.sr_batches(pairs, 5, 4, 15, seed=0)
+  config, batches, _ = _tiny(name)
   config.train.dtype = "float64"  # as run.py --dtype=float64 sets it (configs accept float32/bf16)
   batches = [{k: v.astype(np.float64) for k, v in b.items()} for b in batches]
   with jax.enable_x64(True):
