@@ -67,6 +67,11 @@ def backend() -> str:
 _NHWC = lax.ConvDimensionNumbers(lhs_spec=(0, 3, 1, 2), rhs_spec=(3, 2, 0, 1), out_spec=(0, 3, 1, 2))
 
 
+def _ints(v) -> tuple[int, ...]:
+  """Python ints (a Spec is a static, hashable FFI attribute set)."""
+  return tuple(int(i) for i in v)
+
+
 def _pairs(v, n: int) -> tuple[int, ...]:
   return (1,) * n if v is None else tuple(v)
 
@@ -115,9 +120,8 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
   # oneDNN where the weights are no larger than the input: below that (the U-Net's 4x4 and
   # 8x8 levels with 256-1024 channels) the per-call weight reorder outweighs the gain.
   if backend() == "onednn" and math.prod(rhs.shape) <= math.prod(lhs.shape):
-    ints = lambda v: tuple(int(i) for i in v)
-    spec = onednn_conv.Spec(ints(strides), tuple(ints(p) for p in pads), ints(rhs_dil),
-                            ints(lhs.shape[1:3]), ints(rhs.shape[:2]),
+    spec = onednn_conv.Spec(_ints(strides), tuple(_ints(p) for p in pads), _ints(rhs_dil),
+                            _ints(lhs.shape[1:3]), _ints(rhs.shape[:2]),
                             **_xla_parts(lhs.shape, rhs.shape))
     if onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
                              preferred_element_type):
@@ -144,8 +148,7 @@ def _onednn_transposed(lhs, rhs, lhs_dil, pads):
   if min(min(p) for p in fpads) < 0 or min(out) < 1:
     return None
   z_shape, w_shape = (n, *out, o), (kh, kw, o, c)
-  ints = lambda v: tuple(int(i) for i in v)  # noqa: E731
-  spec = onednn_conv.Spec(ints(lhs_dil), tuple(ints(p) for p in fpads), (1, 1), ints(out),
+  spec = onednn_conv.Spec(_ints(lhs_dil), tuple(_ints(p) for p in fpads), (1, 1), _ints(out),
                           (kh, kw), **_xla_parts(z_shape, w_shape))
   if (onednn_conv.out_hw(spec) != (h, w)
       or not onednn_conv.supported(z_shape, w_shape, lhs.dtype, rhs.dtype, spec)):

@@ -157,6 +157,10 @@ def load_torch_from_flax(name: str, module, variables: dict) -> None:
       raise ValueError(f"parity: {jax.tree_util.keystr(path)} did not survive Flax -> PyTorch.")
 
 
+# The perturbed control's relative change of each initial weight: a few ulps of the dtype.
+PERTURBATION = {"float32": 2.0 ** -22, "float64": 2.0 ** -50}
+
+
 def perturb(module, rel: float, seed: int = 0) -> None:
   """Multiplies every parameter element of the PyTorch module by 1 + rel or 1 - rel (random
   signs from `seed`), in place: a rounding-sized change of the starting point (rel = 2^-50,

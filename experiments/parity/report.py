@@ -25,6 +25,13 @@ def _mean(x, lo, hi):
   return float(x.mean()) if len(x) else float("nan")
 
 
+def _first_over(rel: np.ndarray, tol: float) -> str:
+  """'first over <tol> at step i' (the first relative difference above `tol`), or '... at no
+  step'."""
+  over = np.nonzero(rel > tol)[0]
+  return f"first over {tol:g} at " + (f"step {int(over[0])}" if len(over) else "no step")
+
+
 def variants(rows: dict) -> list[str]:
   """The model variants of the rows ('dncnn', 'dncnn17x16', 'srcnn'), denoisers first."""
   names = list(dict.fromkeys(k.split("/")[0] for k in rows))
@@ -156,22 +163,20 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
       continue  # float64_text
     a, b = rows.get(f"{m}/copied"), rows.get(f"{m}/copied_xla")
     z = rows.get(f"{m}/zoo")
-    first = lambda r: (f"step {int(np.nonzero(r > tol)[0][0])}" if (r > tol).any()  # noqa: E731
-                       else "no step")
     if z is not None:
       rz = parity.relative_diff(z["ours_loss"], z["torch_loss"])
       out.append(f"- **{labels.get(m, m)}, the zoo's init ({zoo_init_text(z)}) in both**: ours vs "
-                 f"PyTorch: max {rz.max():.1e}, first over {tol:g} at {first(rz)}, final PSNR "
+                 f"PyTorch: max {rz.max():.1e}, {_first_over(rz, tol)}, final PSNR "
                  f"{z['ours_psnr'] - z['torch_psnr']:+.3f} dB{perturbed_text(z, tol)}.")
     if a is None:
       continue
     rel = parity.relative_diff(a["ours_loss"], a["torch_loss"])
-    parts = [f"ours vs PyTorch: max {rel.max():.1e}, first over {tol:g} at {first(rel)}, "
+    parts = [f"ours vs PyTorch: max {rel.max():.1e}, {_first_over(rel, tol)}, "
              f"final PSNR {a['ours_psnr'] - a['torch_psnr']:+.3f} dB"]
     if b is not None:
       own = parity.relative_diff(b["ours_loss"], a["ours_loss"])
       parts.append(f"ours on XLA's kernels vs ours on oneDNN (one framework, two summation "
-                   f"orders): max {own.max():.1e}, first over {tol:g} at {first(own)}, final PSNR "
+                   f"orders): max {own.max():.1e}, {_first_over(own, tol)}, final PSNR "
                    f"{b['ours_psnr'] - a['ours_psnr']:+.3f} dB")
     ctl = a.get("control_loss")
     if ctl and control_of(a) == "perturbed":
@@ -181,8 +186,8 @@ def float32_floor(rows: dict, tol: float, labels: dict) -> str:
       t64 = parity.relative_diff(a["torch_loss"][:n], ctl)
       o64 = parity.relative_diff(a["ours_loss"][:n], ctl)
       parts.append(f"over the first {n} steps, PyTorch float32 vs PyTorch float64: max "
-                   f"{t64.max():.1e} (first over {tol:g} at {first(t64)}), ours vs PyTorch "
-                   f"float64: max {o64.max():.1e} (first over {tol:g} at {first(o64)})")
+                   f"{t64.max():.1e} ({_first_over(t64, tol)}), ours vs PyTorch "
+                   f"float64: max {o64.max():.1e} ({_first_over(o64, tol)})")
     out.append(f"- **{labels.get(m, m)}, same initial weights**: " + "; ".join(parts) + ".")
   if not out:
     return ""
@@ -207,13 +212,11 @@ def perturbed_text(r: dict, tol: float) -> str:
   c_t = parity.relative_diff(r["torch_loss"][:n], ctl)
   c_o = parity.relative_diff(r["ours_loss"][:n], r["torch_loss"][:n])
   o_c = parity.relative_diff(r["ours_loss"][:n], ctl)
-  over = np.nonzero(c_t > tol)[0]
-  ulps = "2^-50" if r.get("dtype") == "float64" else "2^-22"
+  ulps = f"2^{math.log2(parity.PERTURBATION[r.get('dtype', 'float32')]):.0f}"
   text = (f"; PyTorch against itself from the same weights x (1 ± {ulps}) (the control, {n} "
-          f"steps): max {c_t.max():.1e} (steps 0-9: {c_t[:10].max():.1e}), first over {tol:g} at "
-          + (f"step {int(over[0])}" if len(over) else "no step")
-          + f", last-step difference {c_t[-1]:.1e} (ours vs PyTorch: {c_o[-1]:.1e}); ours vs "
-          f"the control: max {o_c.max():.1e}")
+          f"steps): max {c_t.max():.1e} (steps 0-9: {c_t[:10].max():.1e}), "
+          f"{_first_over(c_t, tol)}, last-step difference {c_t[-1]:.1e} (ours vs PyTorch: "
+          f"{c_o[-1]:.1e}); ours vs the control: max {o_c.max():.1e}")
   if r.get("control_psnr") is not None:
     text += (f", final PSNR {r['control_psnr'] - r['torch_psnr']:+.3f} dB from PyTorch's (ours: "
              f"{r['ours_psnr'] - r['torch_psnr']:+.3f} dB)")
@@ -222,8 +225,8 @@ def perturbed_text(r: dict, tol: float) -> str:
     text += (f"; ours from the same perturbed weights: {oc.max():.1e} from the control at most, "
              f"final PSNR {r['ours_control_psnr']:.3f} against the control's "
              f"{r['control_psnr']:.3f} ({r['ours_control_psnr'] - r['control_psnr']:+.3f} dB). "
-             f"Final PSNRs, two runs each: PyTorch {r['torch_psnr']:.3f} / {r['control_psnr']:.3f}, "
-             f"ours {r['ours_psnr']:.3f} / {r['ours_control_psnr']:.3f}")
+             f"Final PSNRs, two runs each: PyTorch {r['torch_psnr']:.3f} / "
+             f"{r['control_psnr']:.3f}, ours {r['ours_psnr']:.3f} / {r['ours_control_psnr']:.3f}")
   return text
 
 
@@ -242,9 +245,7 @@ def float64_text(rows: dict, tol: float, labels: dict) -> str:
     f32 = rows.get(f"{v.removesuffix('.f64')}/{init}")
     if f32 is not None and len(f32["ours_loss"]) >= len(rel):
       r32 = parity.relative_diff(f32["ours_loss"][:len(rel)], f32["torch_loss"][:len(rel)])
-      over = np.nonzero(r32 > tol)[0]
-      text += (f"; the same comparison in float32: max {r32.max():.1e}, first over {tol:g} at "
-               + (f"step {int(over[0])}" if len(over) else "no step"))
+      text += f"; the same comparison in float32: max {r32.max():.1e}, {_first_over(r32, tol)}"
     text += perturbed_text(r, tol)
     out.append(text + ".")
   if not out:

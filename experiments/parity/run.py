@@ -18,7 +18,7 @@ The control (--control_steps, default the first 10): PyTorch again in float64 fr
 weights on the same batches, the run without float32 rounding. How far PyTorch's own float32 run
 lies from it is how far float32 rounding alone moves the curve; ours is measured against it too.
 --control=perturbed: PyTorch again in the run's dtype from the same weights each multiplied by
-1 ± a few ulps (PERTURBATION): over all the steps (--control_steps=--steps, final PSNR scored
+1 ± a few ulps (parity.PERTURBATION): over all the steps (--control_steps=--steps, final PSNR scored
 too) it shows how far PyTorch lands from itself when only rounding-sized differences separate
 two runs, the scale against which ours vs PyTorch is read; ours then also trains from those
 perturbed weights (a second sample of ours).
@@ -79,7 +79,7 @@ CONTROL = flags.DEFINE_enum(
     "control", "float64", ["float64", "perturbed"], "The control run: float64 = PyTorch in float64 "
     "from the same weights (the float32-rounding control, 3.5x slower than float32 for "
     "DnCNN); perturbed = PyTorch in the run's dtype from the same weights each multiplied by "
-    "1 ± PERTURBATION[dtype] (a few ulps): how far the dynamics alone carry a rounding-sized "
+    "1 ± parity.PERTURBATION[dtype] (a few ulps): how far the dynamics alone carry a rounding-sized "
     "difference. --dtype=float64 always uses perturbed.")
 DNCNN_FEATURES = flags.DEFINE_integer(
     "dncnn_features", 64, "DnCNN width (64 = DnCNN-S; fewer for a cheaper run, its rows are "
@@ -100,8 +100,6 @@ SCALE = 3
 DNCNN_PATCH, SRCNN_PATCH = 40, 33
 TOL = 1e-3            # the per-step bound (relative)
 PSNR_TOL = 0.05       # dB, where float32 ordering makes the curves drift
-# The perturbed control's relative change of each initial weight: a few ulps of the dtype.
-PERTURBATION = {"float32": 2.0 ** -22, "float64": 2.0 ** -50}
 LABELS = {"dncnn": "DnCNN-S σ=25 (17x64, BN)", "srcnn": "SRCNN 9-5-5 x3 (Y)"}
 
 
@@ -300,7 +298,7 @@ def _run_group(name: str, inits: list[str], torch, saved: dict, zoo: bool) -> di
   if control_kind() == "perturbed" and CONTROL_STEPS.value >= steps:
     import copy
     pm = copy.deepcopy(module)
-    parity.perturb(pm, PERTURBATION[DTYPE.value])
+    parity.perturb(pm, parity.PERTURBATION[DTYPE.value])
     perturbed_init = parity.flax_from_torch(name, pm)
   key = settings(name, config)
   old = next((r for r in saved.values() if r.get("settings") == key), None)
@@ -382,7 +380,7 @@ def train_reference(name, config, module, batches, lrs, eval_in, eval_target, pr
   if control_module is not None and kind == "float64":
     control_module.double()
   elif control_module is not None:
-    parity.perturb(control_module, PERTURBATION[DTYPE.value])
+    parity.perturb(control_module, parity.PERTURBATION[DTYPE.value])
   ref = parity.train_torch(module, batches, lrs, cfg.b1, cfg.b2, dtype=DTYPE.value,
                            channels_last=CHANNELS_LAST.value and not f64)
   ref_psnr = parity.mean_psnr(parity.apply_torch(module, eval_in), eval_target, prot)
