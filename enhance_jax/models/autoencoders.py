@@ -81,8 +81,8 @@ class DenoisingAutoencoder(nn.Module):
     raise ValueError(f"dae: unknown mode {self.mode!r}; use 'patch' or 'conv' (model.kwargs.mode).")
 
   def _block(self, h, conv, train):
-    act = layers.activation(self.activation or ("sigmoid" if self.mode == "patch" else "relu"))
-    return act(layers.normalization(self.normalization, train)(conv(h)))
+    act = self.activation or ("sigmoid" if self.mode == "patch" else "relu")
+    return layers.normalization(self.normalization, train, activation=act)(conv(h))
 
   def _patch(self, x, train):
     _, h, w, c = x.shape

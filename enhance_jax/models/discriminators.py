@@ -58,7 +58,7 @@ class PatchGAN(nn.Module):
       s = 2 if i < self.n_layers else 1
       h = Conv(f, (4, 4), strides=(s, s), padding=pad, use_bias=_no_norm(self.normalization),
                dtype=self.dtype, name=f"conv{i}")(h)
-      h = act(layers.normalization(self.normalization, train)(h))
+      h = layers.normalization(self.normalization, train, activation=self.activation)(h)
     return Conv(1, (4, 4), padding=pad, dtype=self.dtype, name="logits")(h).astype(jnp.float32)
 
 
@@ -119,11 +119,10 @@ class ColorizationDiscriminator(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, cond: jax.Array | None = None, *,
                train: bool = False) -> jax.Array:
-    act = layers.activation(self.activation)
     h = _with_cond(x, cond)
     for i, f in enumerate(self.features):
       h = Conv(f, (4, 4), strides=(2, 2), use_bias=_no_norm(self.normalization),
                dtype=self.dtype, name=f"conv{i}")(h)
-      h = act(layers.normalization(self.normalization, train)(h))
+      h = layers.normalization(self.normalization, train, activation=self.activation)(h)
     h = h.mean(axis=(1, 2), keepdims=True)
     return nn.Dense(1, dtype=self.dtype, name="logits")(h).astype(jnp.float32)

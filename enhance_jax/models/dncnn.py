@@ -68,8 +68,8 @@ class DnCNN(nn.Module):
     h = act(conv(self.features, "conv0")(x))
     for i in range(1, self.depth - 1):
       h = conv(self.features, f"conv{i}")(h)
-      norm = layers.normalization(self.normalization, train, scale_init=self.norm_scale_init)
-      h = act(norm(h))
+      h = layers.normalization(self.normalization, train, scale_init=self.norm_scale_init,
+                               activation=self.activation)(h)
     h = conv(out_ch, f"conv{self.depth - 1}")(h).astype(layers.output_dtype(x))
     if self.residual:
       if out_ch != x.shape[-1]:

@@ -82,6 +82,6 @@ class FFDNet(nn.Module):
     hdn = act(conv(features, "conv0")(hdn))
     for i in range(1, depth - 1):
       hdn = conv(features, f"conv{i}")(hdn)
-      hdn = act(layers.normalization(self.normalization, train)(hdn))
+      hdn = layers.normalization(self.normalization, train, activation=self.activation)(hdn)
     hdn = conv(4 * c, f"conv{depth - 1}")(hdn).astype(jnp.float32)
     return matlab_shuffle(hdn)[:, :h, :w, :]

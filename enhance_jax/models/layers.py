@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from enhance_jax.models import batch_norm
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "relu": nn.relu,
     "leaky_relu": lambda x: nn.leaky_relu(x, 0.2),
@@ -30,6 +32,9 @@ def activation(name: str) -> Callable[[jax.Array], jax.Array]:
     return ACTIVATIONS[name]
   except KeyError:
     raise KeyError(f"Unknown activation {name!r}; known: {sorted(ACTIVATIONS)}") from None
+
+
+_activation_by_name = activation  # `normalization` has a parameter of that name
 
 
 def kernel_initializer(name: str, gain: float = 1.0) -> Callable:
@@ -70,29 +75,37 @@ SCALE_INITS = {
 }
 
 
-def normalization(name: str | None, train: bool,
-                  scale_init: str = "ones") -> Callable[[jax.Array], jax.Array]:
-  """A fresh normalization layer: 'batch', 'layer', 'group', 'instance' or None/'none'.
+def normalization(name: str | None, train: bool, scale_init: str = "ones",
+                  activation: str | None = None) -> Callable[[jax.Array], jax.Array]:
+  """A fresh normalization layer: 'batch', 'layer', 'group', 'instance' or None/'none',
+  followed by the `activation` of that name if one is given (None: no activation).
 
-  Must be called inside a compact method. BatchNorm keeps its statistics in the
-  'batch_stats' collection and uses them when `train` is False. `scale_init`
-  names the scale (gamma) initializer (`SCALE_INITS`); 'zeros' makes a residual
-  branch ending in the norm start as zero (the non-local block's reference init).
+  Must be called inside a compact method. BatchNorm (`batch_norm.BatchNorm`, Flax's
+  variables and results) keeps its statistics in the 'batch_stats' collection and uses
+  them when `train` is False; 'batch' then 'relu' run as one fused op with a hand-written
+  gradient. `scale_init` names the scale (gamma) initializer (`SCALE_INITS`); 'zeros' makes
+  a residual branch ending in the norm start as zero (the non-local block's reference init).
   """
+  act = (lambda x: x) if activation is None else _activation_by_name(activation)
   if name in (None, "none", ""):
-    return lambda x: x
+    return act
   if scale_init not in SCALE_INITS:
     raise KeyError(f"Unknown scale_init {scale_init!r}; known: {sorted(SCALE_INITS)}")
   kw = {"scale_init": SCALE_INITS[scale_init]}
   if name == "batch":
-    return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, **kw)
+    fused = activation if activation in batch_norm.FUSED_ACTIVATIONS else None
+    norm = batch_norm.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                                activation=fused, **kw)
+    return norm if fused or activation is None else (lambda x: act(norm(x)))
   if name == "layer":
-    return nn.LayerNorm(**kw)
-  if name == "group":
-    return nn.GroupNorm(num_groups=8, **kw)
-  if name == "instance":
-    return nn.GroupNorm(num_groups=None, group_size=1, **kw)
-  raise KeyError(f"Unknown normalization {name!r}; use batch, layer, group, instance or none.")
+    norm = nn.LayerNorm(**kw)
+  elif name == "group":
+    norm = nn.GroupNorm(num_groups=8, **kw)
+  elif name == "instance":
+    norm = nn.GroupNorm(num_groups=None, group_size=1, **kw)
+  else:
+    raise KeyError(f"Unknown normalization {name!r}; use batch, layer, group, instance or none.")
+  return norm if activation is None else (lambda x: act(norm(x)))
 
 
 def output_dtype(x: jax.Array):

@@ -162,7 +162,7 @@ class NonLocalCNN(nn.Module):
     h = act(conv(self.features, name="conv_in")(x))
     for i in range(1, self.depth - 1):
       h = conv(self.features, use_bias=use_bias, name=f"conv{i}")(h)
-      h = act(layers.normalization(self.normalization, train)(h))
+      h = layers.normalization(self.normalization, train, activation=self.activation)(h)
       if i == self.depth // 2:
         h = NonLocalBlock(self.nl_inter_channels, self.nl_window, self.nl_subsample,
                           dtype=self.dtype, name="nonlocal")(h, train=train)

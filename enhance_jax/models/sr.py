@@ -89,8 +89,7 @@ class SRCNN(nn.Module):
       inits = [_identity_init(cy, 1.0), _identity_init(cy, 1.0), _identity_init(cy, 0.0)]
     else:
       inits = [layers.kernel_initializer(self.kernel_init)] * 3
-    act = lambda h: layers.activation(self.activation)(layers.normalization(self.normalization,
-                                                                             train)(h))
+    act = lambda h: layers.normalization(self.normalization, train, activation=self.activation)(h)
     k1, k2, k3 = self.kernel_sizes
     if self.color == "y" and c == 3:
       ycc = rgb_to_ycbcr(x)
@@ -119,7 +118,7 @@ class _ResBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train):
     h = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(x)
-    h = layers.activation(self.activation)(layers.normalization(self.normalization, train)(h))
+    h = layers.normalization(self.normalization, train, activation=self.activation)(h)
     h = Conv(self.features, (3, 3), padding="SAME", dtype=self.dtype)(h)
     h = layers.normalization(self.normalization, train)(h)
     return x + self.res_scale * h

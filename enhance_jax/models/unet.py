@@ -19,11 +19,10 @@ class ConvBlock(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
-    act = layers.activation(self.activation)
     for i in range(2):
       x = Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
                dtype=self.dtype, name=f"conv{i}")(x)
-      x = act(layers.normalization(self.normalization, train)(x))
+      x = layers.normalization(self.normalization, train, activation=self.activation)(x)
     return x
 
 

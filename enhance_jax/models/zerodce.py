@@ -49,13 +49,13 @@ class ZeroDCE(nn.Module):
                **extra):
     del extra
     c = x.shape[-1]
-    act = layers.activation(self.activation)
 
     init = dict(kernel_init=nn.initializers.normal(self.init_std)) if self.init_std > 0 else {}
 
     def conv(h, features, name, last=False):
       h = Conv(features, (3, 3), padding="SAME", dtype=self.dtype, name=name, **init)(h)
-      return h if last else act(layers.normalization(self.normalization, train)(h))
+      return h if last else layers.normalization(self.normalization, train,
+                                                 activation=self.activation)(h)
 
     f = self.features
     x1 = conv(x, f, "e_conv1")
