@@ -240,10 +240,29 @@ def test_openmp_and_split_threading_agree():
   r = jax.random.normal(jax.random.key(8), (n, *onednn_conv.out_hw(spec), o))
   want = _value_and_grads(lambda x, k: _ref(x, k, spec))(x, k, r)
   try:
-    for mode in ("omp", "split"):
+    for mode, per_call in (("omp", False), ("split", False), ("split", True)):
       set_threading(mode)
-      got = _value_and_grads(lambda x, k: onednn_conv.conv(x, k, spec))(x, k, r)
+      s = spec._replace(omp=per_call)  # per_call: the call asks for one OpenMP team
+      got = _value_and_grads(lambda x, k: onednn_conv.conv(x, k, s))(x, k, r)
       for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         _assert_close(a, b)
   finally:
     set_threading("split")
+
+
+@needs_onednn
+def test_which_convolutions_go_to_onednn(monkeypatch):
+  """models.convolution's rules: large weights stay on XLA unless the batch has >= 1024
+  pixels (then one OpenMP team); a convolution to one channel runs its forward on oneDNN."""
+  monkeypatch.setattr(convolution, "use_onednn", True)
+
+  def hlo(x_shape, k_shape):
+    f = lambda x, k: convolution.conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=_DN)
+    return jax.jit(f).lower(jnp.zeros(x_shape), jnp.zeros(k_shape)).as_text()
+
+  assert "enhance_onednn" not in hlo((2, 4, 4, 64), (3, 3, 64, 128))
+  big = hlo((1, 32, 32, 256), (3, 3, 256, 512))
+  assert "enhance_onednn_conv_fwd" in big and "omp = 1" in big
+  small = hlo((4, 16, 16, 16), (3, 3, 16, 16))
+  assert "enhance_onednn_conv_fwd" in small and "omp = 0" in small
+  assert "enhance_onednn_conv_fwd" in hlo((2, 8, 8, 16), (3, 3, 16, 1))

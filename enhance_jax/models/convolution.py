@@ -26,8 +26,8 @@ where the model is traced: a computation compiled for GPU or TPU (including one
 traced on a CPU host and lowered or exported for an accelerator) runs plain
 `lax.conv_general_dilated`, whose accelerator kernels need no rewrite.
 On CPU, the other float32 NHWC/HWIO convolutions (and the one inside the
-sub-pixel form) whose weights are no larger than their input run on oneDNN
-through the XLA FFI (`enhance_jax.native.conv`:
+sub-pixel form) whose weights are no larger than their input, or whose batch has
+at least 1024 pixels (`_on_onednn`), run on oneDNN through the XLA FFI (`enhance_jax.native.conv`:
 forward, input- and weight-gradient kernels, grad of grad included) when the
 extension was built at install; `backend()` says "onednn" or "xla".
 Everything else goes to `lax.conv_general_dilated` unchanged. `Conv` is
@@ -117,9 +117,7 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     return transposed or (lambda x, k: _subpixel(x, k, lhs_dil, pads, dot))
   if any(w > n for w, n in zip(window, lhs.shape[1:3])) or jnp.float64 in (lhs.dtype, rhs.dtype):
     return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
-  # oneDNN where the weights are no larger than the input: below that (the U-Net's 4x4 and
-  # 8x8 levels with 256-1024 channels) the per-call weight reorder outweighs the gain.
-  if backend() == "onednn" and math.prod(rhs.shape) <= math.prod(lhs.shape):
+  if backend() == "onednn" and _on_onednn(lhs.shape, rhs.shape):
     spec = onednn_conv.Spec(_ints(strides), tuple(_ints(p) for p in pads), _ints(rhs_dil),
                             _ints(lhs.shape[1:3]), _ints(rhs.shape[:2]),
                             **_xla_parts(lhs.shape, rhs.shape))
@@ -157,16 +155,28 @@ def _onednn_transposed(lhs, rhs, lhs_dil, pads):
       x, jnp.flip(k, (0, 1)).transpose(0, 1, 3, 2), spec)
 
 
+def _on_onednn(lhs_shape, rhs_shape) -> bool:
+  """Whether a float32 NHWC convolution of these shapes runs on oneDNN (else XLA's kernel):
+  where its weights are no larger than its input, or where the batch has at least 1024 input
+  pixels. Below both (the U-Net's 2x2-8x8 training levels with 256-1024 channels) the per-call
+  weight reorder outweighs the gain; at inference tiles (4 x 16x16 and 4 x 32x32 with
+  512-1024 channels) oneDNN with one OpenMP team took 241 ms per batch where XLA took 271
+  (experiments/benchmarks/onednn_layers.py --layers=unet_inference, BENCHMARKS.md)."""
+  return (math.prod(rhs_shape) <= math.prod(lhs_shape)
+          or lhs_shape[0] * lhs_shape[1] * lhs_shape[2] >= 1024)
+
+
 def _xla_parts(lhs_shape, rhs_shape) -> dict[str, bool]:
-  """Which parts of a oneDNN convolution stay on XLA's kernels, where those were faster here
-  (BENCHMARKS.md, experiments/benchmarks/onednn_layers.py): the forward and weight gradient
-  of a convolution to one channel (the DnCNN and SRCNN tails), the input gradient of one from
-  one channel (heads; unused in training), and the weight gradient where the weights exceed a
-  quarter of the input (the extension cannot split those over XLA's threads)."""
+  """Per part of a oneDNN convolution: which stay on XLA's kernels, where those were faster
+  here (BENCHMARKS.md, experiments/benchmarks/onednn_layers.py), and the threading. XLA: the
+  weight gradient of a convolution to one channel (the DnCNN and SRCNN tails), the input
+  gradient of one from one channel (heads; unused in training), and the weight gradient where
+  the weights exceed a quarter of the input. One OpenMP team (`omp`) where the weights exceed
+  a quarter of the input: batch slices would each reorder the weights again."""
   to_one, from_one = rhs_shape[3] == 1, rhs_shape[2] == 1
   big_weights = 4 * math.prod(rhs_shape) > math.prod(lhs_shape)
-  return {"xla_forward": to_one, "xla_weight_grad": to_one or big_weights,
-          "xla_input_grad": from_one}
+  return {"xla_forward": False, "xla_weight_grad": to_one or big_weights,
+          "xla_input_grad": from_one, "omp": big_weights}
 
 
 def _dot(a, b, precision, preferred_element_type):

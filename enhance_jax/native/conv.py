@@ -33,6 +33,8 @@ class Spec(NamedTuple):
   xla_forward: bool = False
   xla_weight_grad: bool = False
   xla_input_grad: bool = False
+  # One OpenMP team per call instead of batch slices on XLA's pool (see onednn_conv.cc).
+  omp: bool = False
 
 
 def available() -> bool:
@@ -64,7 +66,8 @@ def supported(lhs_shape, rhs_shape, lhs_dtype, rhs_dtype, spec: Spec,
 def _attrs(spec: Spec) -> dict:
   (sh, sw), ((plh, phh), (plw, phw)), (dh, dw) = spec.strides, spec.pads, spec.dilation
   return {k: np.int64(v) for k, v in dict(stride_h=sh, stride_w=sw, pad_lo_h=plh, pad_lo_w=plw,
-                                          pad_hi_h=phh, pad_hi_w=phw, dil_h=dh, dil_w=dw).items()}
+                                          pad_hi_h=phh, pad_hi_w=phw, dil_h=dh, dil_w=dw,
+                                          omp=spec.omp).items()}
 
 
 def _lax_conv(x, w, spec: Spec):

@@ -9,7 +9,8 @@
 //   enhance_onednn_conv_bwd_weights (x[N,H,W,C],   dy[N,Ho,Wo,O]) -> dw[KH,KW,C,O]
 //
 // Attributes (int64): stride_h/w, pad_lo_h/w, pad_hi_h/w (>= 0), dil_h/w
-// (lax's rhs_dilation, >= 1). Operands may carry extra leading (batch) dims,
+// (lax's rhs_dilation, >= 1), omp (1: one OpenMP team for the call, see
+// RunParallel; 0: the default rule). Operands may carry extra leading (batch) dims,
 // as `jax.ffi.ffi_call(..., vmap_method="expand_dims")` passes them: leading
 // dims broadcast as numpy does; where only the activation carries them they
 // fold into N (one call), otherwise one call per leading index.
@@ -237,9 +238,11 @@ BufferPool& Partials() {
 //   slices too, and takes any slice no pool thread has started, so a busy pool never
 //   stalls it). No thread besides XLA's. The weight gradient sums per-slice partials.
 // - "omp": one oneDNN call on an OpenMP team of `threads` threads (the caller and
-//   threads - 1 OpenMP workers). Used where the batch has fewer images than threads, and
-//   for weight gradients whose weights outweigh a quarter of the activations (U-Net
-//   bottleneck: summing partials would cost more than the convolution).
+//   threads - 1 OpenMP workers). Used where the batch has fewer images than threads, for
+//   weight gradients whose weights outweigh a quarter of the activations (U-Net
+//   bottleneck: summing partials would cost more than the convolution), and where the call
+//   asks for it (attribute `omp`: models.convolution sets it for shapes where one team was
+//   faster, e.g. large weights, which every slice would reorder again).
 // ENHANCE_JAX_ONEDNN_THREADING=omp forces the second everywhere.
 std::atomic<int>& ThreadingMode() {  // 0: split where it applies, 1: OpenMP team only
   static std::atomic<int> mode([] {
@@ -249,7 +252,10 @@ std::atomic<int>& ThreadingMode() {  // 0: split where it applies, 1: OpenMP tea
   return mode;
 }
 
-bool SplitAllowed() { return ThreadingMode().load(std::memory_order_relaxed) == 0; }
+// `omp_only`: the call's own choice (the `omp` attribute, set by models.convolution per shape).
+bool SplitAllowed(bool omp_only) {
+  return !omp_only && ThreadingMode().load(std::memory_order_relaxed) == 0;
+}
 
 // Sets the calling thread's OpenMP team size for one call and restores it after: the ICV is
 // per thread, and the thread is XLA's (often the one that called into JAX, e.g. Python's
@@ -270,11 +276,11 @@ class ScopedOmpThreads {
   int prev_;
 };
 
-void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, float* a,
-                 float* b, float* out) {
+void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, bool omp_only,
+                 float* a, float* b, float* out) {
   int64_t chunks = std::min<int64_t>(threads, g.n);
   int64_t w_elems = g.kh * g.kw * g.c * g.o;
-  bool split = SplitAllowed() && chunks > 1 &&
+  bool split = SplitAllowed(omp_only) && chunks > 1 &&
                (kind != kBwdWeights || 4 * w_elems <= g.n * g.h * g.w * g.c);
   if (!split) {
     ScopedOmpThreads team(threads);
@@ -357,7 +363,7 @@ int64_t Prod(const std::vector<int64_t>& v) {
 ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
                 ffi::ResultBuffer<ffi::F32> out, int64_t stride_h, int64_t stride_w,
                 int64_t pad_lo_h, int64_t pad_lo_w, int64_t pad_hi_h, int64_t pad_hi_w,
-                int64_t dil_h, int64_t dil_w) {
+                int64_t dil_h, int64_t dil_w, bool omp_only) {
   auto da = a.dimensions(), db = b.dimensions(), dout = out->dimensions();
   if (da.size() < 4 || db.size() < 4 || dout.size() < 4)
     return ffi::Error::InvalidArgument("onednn conv: operands must have rank >= 4");
@@ -410,14 +416,14 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
   int64_t size_o = O[0] * O[1] * O[2] * O[3];
   int64_t total = Prod(lo);
   if (total == 1) {
-    RunParallel(kind, g, pool, threads, pa, pb, po);
+    RunParallel(kind, g, pool, threads, omp_only, pa, pb, po);
     return ffi::Error::Success();
   }
   // Activation-only batching of fwd / bwd data: the leading dims are more images.
   if (kind != kBwdWeights && Prod(lb) == 1 && Prod(la) == total) {
     Geometry gg = g;
     gg.n = g.n * total;
-    RunParallel(kind, gg, pool, threads, pa, pb, po);
+    RunParallel(kind, gg, pool, threads, omp_only, pa, pb, po);
     return ffi::Error::Success();
   }
   std::vector<int64_t> idx(k, 0);
@@ -427,7 +433,8 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
       ia = ia * la[i] + (la[i] == 1 ? 0 : idx[i]);
       ib = ib * lb[i] + (lb[i] == 1 ? 0 : idx[i]);
     }
-    RunParallel(kind, g, pool, threads, pa + ia * size_a, pb + ib * size_b, po + t * size_o);
+    RunParallel(kind, g, pool, threads, omp_only, pa + ia * size_a, pb + ib * size_b,
+                po + t * size_o);
     for (size_t i = k; i-- > 0;) {
       if (++idx[i] < lo[i]) break;
       idx[i] = 0;
@@ -439,9 +446,9 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
 template <int kKind>
 ffi::Error ConvKind(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
                     ffi::ResultBuffer<ffi::F32> out, int64_t sh, int64_t sw, int64_t plh,
-                    int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw) {
+                    int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw, int64_t omp) {
   try {
-    return Conv(kKind, pool, a, b, out, sh, sw, plh, plw, phh, phw, dh, dw);
+    return Conv(kKind, pool, a, b, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0);
   } catch (const dnnl::error& e) {
     return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
   } catch (const std::exception& e) {
@@ -462,7 +469,8 @@ ffi::Error ConvKind(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<f
       .Attr<int64_t>("pad_hi_h")             \
       .Attr<int64_t>("pad_hi_w")             \
       .Attr<int64_t>("dil_h")                \
-      .Attr<int64_t>("dil_w")
+      .Attr<int64_t>("dil_w")                \
+      .Attr<int64_t>("omp")
 
 }  // namespace
 
