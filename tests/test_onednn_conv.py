@@ -266,3 +266,35 @@ def test_which_convolutions_go_to_onednn(monkeypatch):
   small = hlo((4, 16, 16, 16), (3, 3, 16, 16))
   assert "enhance_onednn_conv_fwd" in small and "omp = 0" in small
   assert "enhance_onednn_conv_fwd" in hlo((2, 8, 8, 16), (3, 3, 16, 1))
+
+
+@needs_onednn
+@pytest.mark.parametrize("activation", ["relu", None, "leaky_relu"])
+def test_conv_act_equals_flax_conv_then_activation(monkeypatch, activation):
+  """ConvAct: Flax Conv's parameters and init, its output then the activation; a ReLU (or
+  none) is one oneDNN call with bias and ReLU post-ops on CPU only; values, gradients, grad
+  of grad and vmap equal Flax's."""
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  x = jax.random.normal(jax.random.key(0), (4, 9, 7, 6))
+  ours = convolution.ConvAct(8, (3, 3), activation)
+  ref_conv = nn.Conv(8, (3, 3), padding="SAME")
+  act = {None: lambda y: y, "relu": nn.relu, "leaky_relu": lambda y: nn.leaky_relu(y, 0.2)}
+  ref = lambda v, x: act[activation](ref_conv.apply(v, x))
+  v = ours.init(jax.random.key(1), x)
+  jax.tree.map(np.testing.assert_array_equal, v, ref_conv.init(jax.random.key(1), x))
+  v = jax.tree.map(lambda a: a + 0.1, v)  # a non-zero bias
+  fn = jax.jit(ours.apply)
+  fused = activation in (None, "relu")
+  assert ("enhance_onednn_conv_fwd_bias" in fn.lower(v, x).as_text()) == fused
+  _assert_close(fn(v, x), ref(v, x))
+  loss = lambda f: lambda v, x: jnp.sum(jnp.sin(f(v, x)))
+  for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours.apply), (0, 1)))(v, x)),
+                       jax.tree.leaves(jax.grad(loss(ref), (0, 1))(v, x))):
+    _assert_close(got, want)
+  gg = lambda f: jax.grad(lambda x: jnp.sum(jax.grad(loss(f), 1)(v, x) ** 2))
+  _assert_close(jax.jit(gg(ours.apply))(x), gg(ref)(x), tol=1e-4)
+  xs = jnp.stack([x, 2 * x])
+  _assert_close(jax.jit(jax.vmap(ours.apply, (None, 0)))(v, xs), jax.vmap(ref, (None, 0))(v, xs))
+  if fused:
+    hlo = jax.jit(ours.apply).trace(v, x).lower(lowering_platforms=("cuda",)).as_text()
+    assert "enhance_onednn" not in hlo and "stablehlo.convolution" in hlo

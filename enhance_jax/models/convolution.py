@@ -30,7 +30,9 @@ sub-pixel form) whose weights are no larger than their input, or whose batch has
 at least 1024 pixels (`_on_onednn`), run on oneDNN through the XLA FFI (`enhance_jax.native.conv`:
 forward, input- and weight-gradient kernels, grad of grad included) when the
 extension was built at install; `backend()` says "onednn" or "xla".
-Everything else goes to `lax.conv_general_dilated` unchanged. `Conv` is
+Everything else goes to `lax.conv_general_dilated` unchanged. `conv_bias_act` /
+`ConvAct` (the U-Net's blocks) add the bias and a ReLU inside that oneDNN call as post-ops.
+`Conv` is
 `flax.linen.Conv` with this function; `ConvTranspose` has the parameters
 (`kernel` of shape (kh, kw, in, out), `bias`) and results of
 `flax.linen.ConvTranspose` for 'SAME', 'VALID' and explicit padding, so
@@ -48,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from enhance_jax.models import layers
 from enhance_jax.native import conv as onednn_conv
 from enhance_jax.native import onednn_status
 
@@ -238,6 +241,59 @@ def _subpixel(x, k, lhs_dil, pads, dot):
     y = (_cpu_rewrite(x, kp, **kw) or functools.partial(lax.conv_general_dilated, **kw))(x, kp)
   y = y.reshape(n, qh, qw, sh, sw, o).transpose(0, 1, 3, 2, 4, 5)
   return y.reshape(n, qh * sh, qw * sw, o)[:, :out_h, :out_w]
+
+
+def conv_bias_act(x, kernel, bias, activation: str | None = None):
+  """activation(conv(x, kernel) + bias), 'SAME' padding, stride 1: NHWC (N, H, W, C) x HWIO
+  (KH, KW, C, O) + (O,) -> (N, H, W, O); `activation` a `layers.ACTIVATIONS` name or None.
+
+  On CPU with the oneDNN extension, a float32 ReLU (or no activation) convolution that
+  `conv_general_dilated` would give to oneDNN runs as one oneDNN call with the bias and the
+  ReLU as post-ops (`native.conv.conv_bias`): no separate XLA pass over the output for them.
+  Everywhere else it is `conv_general_dilated`, then the bias and the activation."""
+  act = (lambda y: y) if activation is None else layers.activation(activation)
+  dn = ("NHWC", "HWIO", "NHWC")
+  unfused = lambda x, k, b: act(conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=dn)
+                                + b)
+  fused = None
+  if (activation in (None, "relu") and x.ndim == 4 and backend() == "onednn"
+      and _on_onednn(x.shape, kernel.shape)
+      and all(k <= n for k, n in zip(kernel.shape[:2], x.shape[1:3]))
+      and jnp.dtype(bias.dtype) == jnp.float32):
+    pads = tuple(_ints(p) for p in lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], (1, 1),
+                                                        "SAME"))
+    spec = onednn_conv.Spec((1, 1), pads, (1, 1), _ints(x.shape[1:3]), _ints(kernel.shape[:2]),
+                            **_xla_parts(x.shape, kernel.shape))
+    if not spec.xla_forward and onednn_conv.supported(x.shape, kernel.shape, x.dtype,
+                                                      kernel.dtype, spec):
+      fused = lambda x, k, b: onednn_conv.conv_bias(x, k, b, spec, activation == "relu")
+  if fused is None:
+    return unfused(x, kernel, bias)
+  return lax.platform_dependent(x, kernel, bias, cpu=fused, default=unfused)
+
+
+class ConvAct(nn.Module):
+  """A 'SAME' stride-1 convolution with a bias, then `activation`: the parameters (`kernel`
+  (KH, KW, C, features), `bias` (features,)), initialisation and result of `Conv` (use_bias)
+  followed by the activation, computed by `conv_bias_act` (one fused oneDNN call on CPU for
+  a ReLU). NHWC in, NHWC out; `dtype` as `flax.linen.Conv`'s."""
+  features: int
+  kernel_size: Sequence[int]
+  activation: str | None = None
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  kernel_init: Any = nn.initializers.lecun_normal()
+  bias_init: Any = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    if x.ndim != 4:
+      raise ValueError(f"ConvAct expects NHWC input, got shape {x.shape}.")
+    kernel = self.param("kernel", self.kernel_init,
+                        (*self.kernel_size, x.shape[-1], self.features), self.param_dtype)
+    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    return conv_bias_act(x, kernel, bias, self.activation)
 
 
 Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)

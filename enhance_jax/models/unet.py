@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from enhance_jax.models import layers
-from enhance_jax.models.convolution import Conv, ConvTranspose
+from enhance_jax.models.convolution import Conv, ConvAct, ConvTranspose
 from enhance_jax.models.registry import register
 
 
@@ -20,8 +20,10 @@ class ConvBlock(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array, train: bool) -> jax.Array:
     for i in range(2):
-      x = Conv(self.features, (3, 3), use_bias=self.normalization in (None, "none"),
-               dtype=self.dtype, name=f"conv{i}")(x)
+      if self.normalization in (None, "none"):  # bias and activation fused into the conv
+        x = ConvAct(self.features, (3, 3), self.activation, dtype=self.dtype, name=f"conv{i}")(x)
+        continue
+      x = Conv(self.features, (3, 3), use_bias=False, dtype=self.dtype, name=f"conv{i}")(x)
       x = layers.normalization(self.normalization, train, activation=self.activation)(x)
     return x
 

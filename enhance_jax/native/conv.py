@@ -148,6 +148,39 @@ def _weight_grad_bwd(spec, res, c):  # c: cotangent of dw, shaped like w
   return _input_grad(dy, c, spec), conv(x, c, spec)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def conv_bias(x, w, b, spec: Spec, relu: bool):
+  """y = conv(x, w) + b, then max(y, 0) if `relu`: (N, H, W, C) x (KH, KW, C, O), (O,) ->
+  (N, Ho, Wo, O), the bias and the ReLU applied by oneDNN as post-ops of the convolution (no
+  pass of their own over the output). The gradient takes the ReLU's mask from y."""
+  return _call_bias(x, w, b, spec, relu)
+
+
+def _call_bias(x, w, b, spec: Spec, relu: bool):
+  backend, why = onednn_status()
+  if backend != "onednn":
+    raise RuntimeError(f"oneDNN convolutions unavailable: {why}")
+  shape = (x.shape[0], *out_hw(spec), w.shape[3])
+  # "sequential": the handler takes an unbatched bias; a vmapped call runs once per index.
+  return jax.ffi.ffi_call("enhance_onednn_conv_fwd_bias", jax.ShapeDtypeStruct(shape, jnp.float32),
+                          vmap_method="sequential")(x, w, b, **_attrs(spec),
+                                                     relu=np.int64(relu))
+
+
+def _conv_bias_fwd(x, w, b, spec, relu):
+  y = conv_bias(x, w, b, spec, relu)  # itself differentiable: grad of grad stays on oneDNN
+  return y, (x, w, y if relu else None)
+
+
+def _conv_bias_bwd(spec, relu, res, g):
+  x, w, y = res
+  if relu:
+    g = jnp.where(y > 0, g, 0)
+  return (_input_grad(g, w, spec), _weight_grad(x, g, spec, w.dtype),
+          jnp.sum(g, axis=tuple(range(g.ndim - 1))))
+
+
 conv.defvjp(_conv_fwd, _conv_bwd)
+conv_bias.defvjp(_conv_bias_fwd, _conv_bias_bwd)
 conv_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
 conv_weight_grad.defvjp(_weight_grad_fwd, _weight_grad_bwd)

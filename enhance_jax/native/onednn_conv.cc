@@ -7,6 +7,8 @@
 //   enhance_onednn_conv_fwd         (x[N,H,W,C],   w[KH,KW,C,O]) -> y[N,Ho,Wo,O]
 //   enhance_onednn_conv_bwd_data    (dy[N,Ho,Wo,O], w[KH,KW,C,O]) -> dx[N,H,W,C]
 //   enhance_onednn_conv_bwd_weights (x[N,H,W,C],   dy[N,Ho,Wo,O]) -> dw[KH,KW,C,O]
+//   enhance_onednn_conv_fwd_bias    (x, w, bias[O]) -> y = conv(x, w) + bias, then a ReLU
+//                                   if the attribute relu = 1 (oneDNN post-ops)
 //
 // Attributes (int64): stride_h/w, pad_lo_h/w, pad_hi_h/w (>= 0), dil_h/w
 // (lax's rhs_dilation, >= 1), omp (1: one OpenMP team for the call, see
@@ -51,8 +53,10 @@ enum Kind : int { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
 struct Geometry {
   int64_t n, h, w, c, o, kh, kw, ho, wo;
   int64_t sh, sw, plh, plw, phh, phw, dh, dw;
+  int64_t post = 0;  // forward only: 0 plain, 1 + bias, 2 + bias then ReLU (oneDNN post-op)
   std::array<int64_t, 18> key(int kind, int threads) const {
-    return {kind, threads, n, h, w, c, o, kh, kw, ho, wo, sh, sw, plh, plw, phh, phw, dh * 1000 + dw};
+    return {kind * 4 + post, threads, n, h, w, c, o, kh, kw, ho, wo, sh, sw, plh, plw, phh, phw,
+            dh * 1000 + dw};
   }
 };
 
@@ -91,6 +95,15 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
   auto fwd_pd = dnnl::convolution_forward::primitive_desc(
       eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
       dst, strides, dil, pad_l, pad_r, attr);
+  if (kind == kFwd && g.post > 0) {
+    dnnl::post_ops ops;
+    if (g.post == 2) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    dnnl::primitive_attr fused = attr;
+    fused.set_post_ops(ops);
+    fwd_pd = dnnl::convolution_forward::primitive_desc(
+        eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
+        dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r, fused);
+  }
   if (kind == kFwd) {
     plan->prim = dnnl::convolution_forward(fwd_pd);
     plan->act_in = src;
@@ -168,8 +181,10 @@ int Threads(ffi::ThreadPool& pool) {
   return static_cast<int>(std::max<int64_t>(n, 1));
 }
 
-// Runs one convolution of `kind` on single (unbatched) operands.
-void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* out) {
+// Runs one convolution of `kind` on single (unbatched) operands; `bias` (O floats) for a
+// forward with g.post > 0.
+void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* out,
+         float* bias = nullptr) {
   const Plan& p = GetPlan(kind, g, threads);
   auto& eng = Engine();
   dnnl::stream stream(eng);
@@ -184,7 +199,11 @@ void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* ou
       p.w_reorder.execute(stream, w_user, w);
     }
     dnnl::memory in(p.act_in, eng, a), res(p.act_out, eng, out);
-    if (kind == kFwd) {
+    if (kind == kFwd && g.post > 0) {
+      dnnl::memory mb(dnnl::memory::desc({g.o}, dt::f32, tag::a), eng, bias);
+      p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, mb},
+                              {DNNL_ARG_DST, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
+    } else if (kind == kFwd) {
       p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res},
                               {DNNL_ARG_SCRATCHPAD, scratch}});
     } else {
@@ -277,14 +296,14 @@ class ScopedOmpThreads {
 };
 
 void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads, bool omp_only,
-                 float* a, float* b, float* out) {
+                 float* a, float* b, float* out, float* bias = nullptr) {
   int64_t chunks = std::min<int64_t>(threads, g.n);
   int64_t w_elems = g.kh * g.kw * g.c * g.o;
   bool split = SplitAllowed(omp_only) && chunks > 1 &&
                (kind != kBwdWeights || 4 * w_elems <= g.n * g.h * g.w * g.c);
   if (!split) {
     ScopedOmpThreads team(threads);
-    Run(kind, g, threads, a, b, out);
+    Run(kind, g, threads, a, b, out, bias);
     return;
   }
   // Per-image element counts of the batched operands.
@@ -307,7 +326,7 @@ void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads
     gi.n = hi - lo;
     ScopedOmpThreads team(1);
     if (kind == kFwd) {
-      Run(kind, gi, 1, a + lo * img_x, b, out + lo * img_y);
+      Run(kind, gi, 1, a + lo * img_x, b, out + lo * img_y, bias);
     } else if (kind == kBwdData) {
       Run(kind, gi, 1, a + lo * img_y, b, out + lo * img_x);
     } else {
@@ -363,7 +382,8 @@ int64_t Prod(const std::vector<int64_t>& v) {
 ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
                 ffi::ResultBuffer<ffi::F32> out, int64_t stride_h, int64_t stride_w,
                 int64_t pad_lo_h, int64_t pad_lo_w, int64_t pad_hi_h, int64_t pad_hi_w,
-                int64_t dil_h, int64_t dil_w, bool omp_only) {
+                int64_t dil_h, int64_t dil_w, bool omp_only, float* bias = nullptr,
+                int64_t post = 0) {
   auto da = a.dimensions(), db = b.dimensions(), dout = out->dimensions();
   if (da.size() < 4 || db.size() < 4 || dout.size() < 4)
     return ffi::Error::InvalidArgument("onednn conv: operands must have rank >= 4");
@@ -388,6 +408,7 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
   }
   g.sh = stride_h, g.sw = stride_w, g.plh = pad_lo_h, g.plw = pad_lo_w;
   g.phh = pad_hi_h, g.phw = pad_hi_w, g.dh = dil_h, g.dw = dil_w;
+  g.post = post;
   if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.plh < 0 || g.plw < 0 || g.phh < 0 ||
       g.phw < 0)
     return ffi::Error::InvalidArgument("onednn conv: bad stride, dilation or padding");
@@ -416,14 +437,14 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
   int64_t size_o = O[0] * O[1] * O[2] * O[3];
   int64_t total = Prod(lo);
   if (total == 1) {
-    RunParallel(kind, g, pool, threads, omp_only, pa, pb, po);
+    RunParallel(kind, g, pool, threads, omp_only, pa, pb, po, bias);
     return ffi::Error::Success();
   }
   // Activation-only batching of fwd / bwd data: the leading dims are more images.
   if (kind != kBwdWeights && Prod(lb) == 1 && Prod(la) == total) {
     Geometry gg = g;
     gg.n = g.n * total;
-    RunParallel(kind, gg, pool, threads, omp_only, pa, pb, po);
+    RunParallel(kind, gg, pool, threads, omp_only, pa, pb, po, bias);
     return ffi::Error::Success();
   }
   std::vector<int64_t> idx(k, 0);
@@ -434,7 +455,7 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
       ib = ib * lb[i] + (lb[i] == 1 ? 0 : idx[i]);
     }
     RunParallel(kind, g, pool, threads, omp_only, pa + ia * size_a, pb + ib * size_b,
-                po + t * size_o);
+                po + t * size_o, bias);
     for (size_t i = k; i-- > 0;) {
       if (++idx[i] < lo[i]) break;
       idx[i] = 0;
@@ -449,6 +470,26 @@ ffi::Error ConvKind(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<f
                     int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw, int64_t omp) {
   try {
     return Conv(kKind, pool, a, b, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0);
+  } catch (const dnnl::error& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  }
+}
+
+// The forward with a bias (O,) added and, for relu = 1, a ReLU after it, both as oneDNN
+// post-ops of the convolution (no second pass over the output). Unbatched bias only: the
+// Python side maps over any batch dims of a vmapped bias (vmap_method="sequential").
+ffi::Error ConvBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<ffi::F32> w,
+                    ffi::Buffer<ffi::F32> bias, ffi::ResultBuffer<ffi::F32> out, int64_t sh,
+                    int64_t sw, int64_t plh, int64_t plw, int64_t phh, int64_t phw, int64_t dh,
+                    int64_t dw, int64_t omp, int64_t relu) {
+  auto db = bias.dimensions(), dwt = w.dimensions();
+  if (db.size() != 1 || dwt.size() < 4 || db[0] != dwt[dwt.size() - 1])
+    return ffi::Error::InvalidArgument("onednn conv: bias must be (O,) for weights (..., O)");
+  try {
+    return Conv(kFwd, pool, x, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
+                bias.typed_data(), relu != 0 ? 2 : 1);
   } catch (const dnnl::error& e) {
     return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
   } catch (const std::exception& e) {
@@ -479,6 +520,23 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data, ConvKind<kBwdData>,
                               ENHANCE_BIND(kBwdData));
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_weights, ConvKind<kBwdWeights>,
                               ENHANCE_BIND(kBwdWeights));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd_bias, ConvBias,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("stride_h")
+                                  .Attr<int64_t>("stride_w")
+                                  .Attr<int64_t>("pad_lo_h")
+                                  .Attr<int64_t>("pad_lo_w")
+                                  .Attr<int64_t>("pad_hi_h")
+                                  .Attr<int64_t>("pad_hi_w")
+                                  .Attr<int64_t>("dil_h")
+                                  .Attr<int64_t>("dil_w")
+                                  .Attr<int64_t>("omp")
+                                  .Attr<int64_t>("relu"));
 
 // Benchmarks: 0 = split batches over XLA's pool where it applies, 1 = OpenMP team only.
 extern "C" void enhance_onednn_set_threading(int mode) { ThreadingMode().store(mode != 0); }
