@@ -22,6 +22,8 @@ gradient; f32, bf16 and an im2col weight gradient) beside PyTorch.
 `--mirnet_blocks` times each MIRNet block (DAU, SKFF, residual down-/upsampler) alone at the
 shapes the MIRNet subset runs them, forward + backward, beside the PyTorch module (where the
 MIRNet step's time goes).
+`--batch_norm` times one BatchNorm + ReLU (16x64x64x64, training mode) forward + backward:
+`models.batch_norm` (closed-form gradient, ReLU fused), Flax's BatchNorm then ReLU, PyTorch's.
 `--memory` runs each framework and model again in a fresh subprocess and reports
 the peak resident memory increase over the RSS after setup (model, optimizer
 state, batch built; for JAX also after compiling): VmHWM after reset via
@@ -71,6 +73,9 @@ flags.DEFINE_bool("unet_layers", False, "Only time each conv layer of the U-Net 
 flags.DEFINE_bool("mirnet_blocks", False, "Only time each MIRNet building block at the "
                   "subset's shapes (DAU, SKFF, residual down/upsampling per stream; forward + "
                   "backward of sum(y * dy)) beside its PyTorch module.")
+flags.DEFINE_bool("batch_norm", False, "Only time one BatchNorm + ReLU layer (batch --batch of "
+                  "--size^2 x 64), forward + backward: models.batch_norm (ours), Flax's "
+                  "BatchNorm then ReLU, PyTorch's BatchNorm2d then ReLU.")
 flags.DEFINE_bool("memory", False, "Measure peak RSS per framework in subprocesses.")
 flags.DEFINE_list("cpus", [], "Pin this process to these CPU ids before JAX starts (e.g. "
                   "--cpus=0 --threads=1: one core each, no thread barriers: robust to load).")
@@ -482,6 +487,44 @@ def mirnet_blocks(torch) -> list[dict]:
   return rows + [total]
 
 
+def batch_norm_layer(torch) -> list[dict]:
+  """One training-mode BatchNorm + ReLU over (batch, size, size, 64), forward + backward
+  (gradients of sum(y * dy) w.r.t. input, scale and bias), alternating."""
+  import flax.linen as nn
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+  from enhance_jax.models import batch_norm
+  shape = (FLAGS.batch, FLAGS.size, FLAGS.size, 64)
+  rng = np.random.default_rng(0)
+  x, dy = (jnp.asarray(rng.standard_normal(shape, np.float32)) for _ in range(2))
+  stats = {"mean": jnp.zeros(64), "var": jnp.ones(64)}
+  flax_bn = nn.BatchNorm(use_running_average=False, momentum=0.9, epsilon=1e-5)
+  impls = {
+      "ours": lambda p, x: batch_norm.BatchNorm(activation="relu").apply(
+          {"params": p, "batch_stats": stats}, x, mutable=["batch_stats"])[0],
+      "flax": lambda p, x: nn.relu(flax_bn.apply({"params": p, "batch_stats": stats}, x,
+                                                 mutable=["batch_stats"])[0])}
+  params = {"scale": jnp.ones(64), "bias": jnp.zeros(64)}
+  fns = {}
+  for name, f in impls.items():
+    g = jax.jit(jax.grad(lambda p, x, f=f: jnp.sum(f(p, x) * dy), argnums=(0, 1)))
+    fns[name] = functools.partial(lambda g: jax.block_until_ready(g(params, x)), g)
+  if torch is not None:
+    fmt = torch.channels_last if FLAGS.torch_channels_last else torch.contiguous_format
+    bn = torch.nn.BatchNorm2d(64)
+    tx = torch.from_numpy(np.array(x)).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+    tx.requires_grad_()
+    tdy = torch.from_numpy(np.array(dy)).permute(0, 3, 1, 2).contiguous(memory_format=fmt)
+    fns["torch"] = lambda: torch.autograd.grad(torch.relu(bn(tx)), [tx, *bn.parameters()], tdy)
+  common.alternate(fns, 1, FLAGS.warmup)
+  times = common.alternate(fns, FLAGS.rounds, FLAGS.steps)
+  rows = [{"impl": k, "median_ms": 1e3 * common.median(v), "min_ms": 1e3 * min(v)}
+          for k, v in times.items()]
+  print(common.table(rows, ["impl", "median_ms", "min_ms"]))
+  return rows
+
+
 # ----------------------------------------------------------------------------- main
 
 def main(argv):
@@ -494,9 +537,10 @@ def main(argv):
   torch = common.import_torch(FLAGS.threads) if FLAGS.torch else None
   info = common.machine()
   print("machine:", info, flush=True)
-  if FLAGS.conv_layer or FLAGS.unet_layers or FLAGS.mirnet_blocks:
+  if FLAGS.conv_layer or FLAGS.unet_layers or FLAGS.mirnet_blocks or FLAGS.batch_norm:
     rows = (conv_layer(torch) if FLAGS.conv_layer else
-            mirnet_blocks(torch) if FLAGS.mirnet_blocks else unet_layers())
+            mirnet_blocks(torch) if FLAGS.mirnet_blocks else
+            batch_norm_layer(torch) if FLAGS.batch_norm else unet_layers())
     if FLAGS.output:
       common.write_json(FLAGS.output, {"machine": info, "argv": sys.argv, "rows": rows})
     return None
