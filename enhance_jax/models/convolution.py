@@ -287,13 +287,19 @@ class ConvAct(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if x.ndim != 4:
-      raise ValueError(f"ConvAct expects NHWC input, got shape {x.shape}.")
-    kernel = self.param("kernel", self.kernel_init,
-                        (*self.kernel_size, x.shape[-1], self.features), self.param_dtype)
-    bias = self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    return conv_bias_act(x, kernel, bias, self.activation)
+    return conv_bias_act(*_kernel_and_bias(self, x, use_bias=True), self.activation)
+
+
+def _kernel_and_bias(m: nn.Module, x: jax.Array, use_bias: bool):
+  """(x, kernel, bias) of a Conv-like module `m` (fields features, kernel_size, dtype,
+  param_dtype, kernel_init, bias_init), created as Flax's Conv creates them: `kernel`
+  (kh, kw, C, features), then `bias` (features,) or None; promoted together to `m.dtype`."""
+  if x.ndim != 4:
+    raise ValueError(f"{type(m).__name__} expects NHWC input, got shape {x.shape}.")
+  kernel = m.param("kernel", m.kernel_init, (*m.kernel_size, x.shape[-1], m.features),
+                   m.param_dtype)
+  bias = m.param("bias", m.bias_init, (m.features,), m.param_dtype) if use_bias else None
+  return nn.dtypes.promote_dtype(x, kernel, bias, dtype=m.dtype)
 
 
 Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)
@@ -332,15 +338,9 @@ class ConvTranspose(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    if x.ndim != 4:
-      raise ValueError(f"ConvTranspose expects NHWC input, got shape {x.shape}.")
     ks = tuple(self.kernel_size)
     strides = tuple(self.strides)
-    kernel = self.param("kernel", self.kernel_init, (*ks, x.shape[-1], self.features),
-                        self.param_dtype)
-    bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None)
-    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    x, kernel, bias = _kernel_and_bias(self, x, self.use_bias)
     if isinstance(self.padding, str):
       pads = tuple(_transpose_pads(k, s, self.padding) for k, s in zip(ks, strides))
     else:

@@ -2,12 +2,14 @@
 
 x (N, H, W, C) and w (KH, KW, C, O) float32, NHWC / HWIO as `lax.conv_general_dilated`
 with dimension_numbers ("NHWC", "HWIO", "NHWC"); result (N, Ho, Wo, O). The forward,
-input-gradient and weight-gradient convolutions are the three FFI handlers of
+input-gradient and weight-gradient convolutions are three FFI handlers of
 `onednn_conv.cc`; each is a `jax.custom_vjp` whose cotangents are the other two (all three
-are bilinear), so `grad` of `grad` stays on oneDNN. Under `vmap` the FFI calls get the
-batch as extra leading dims (`vmap_method="expand_dims"`); a batch of activations only is
-folded into N (one oneDNN call). Runs on CPU only: callers pick it inside the CPU branch of
-`lax.platform_dependent` (`enhance_jax.models.convolution`), after `supported(...)`.
+are bilinear), so `grad` of `grad` stays on oneDNN. `conv_bias` is the forward with a bias
+and optionally a ReLU applied inside the same oneDNN call (post-ops, a fourth handler).
+Under `vmap` the three get the batch as extra leading dims (`vmap_method="expand_dims"`); a
+batch of activations only is folded into N (one oneDNN call); `conv_bias` runs once per
+index. Runs on CPU only: callers pick it inside the CPU branch of `lax.platform_dependent`
+(`enhance_jax.models.convolution`), after `supported(...)`.
 """
 from __future__ import annotations
 
@@ -75,12 +77,12 @@ def _lax_conv(x, w, spec: Spec):
                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
-def _call(name: str, a, b, shape, spec: Spec):
+def _call(name: str, operands, shape, spec: Spec, vmap_method="expand_dims", **attrs):
   backend, why = onednn_status()  # loads the extension and registers its handlers, once
   if backend != "onednn":
     raise RuntimeError(f"oneDNN convolutions unavailable: {why}")
   return jax.ffi.ffi_call(name, jax.ShapeDtypeStruct(shape, jnp.float32),
-                          vmap_method="expand_dims")(a, b, **_attrs(spec))
+                          vmap_method=vmap_method)(*operands, **_attrs(spec), **attrs)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
@@ -88,20 +90,20 @@ def conv(x, w, spec: Spec):
   """y = conv(x, w): forward convolution (N, H, W, C) x (KH, KW, C, O) -> (N, Ho, Wo, O)."""
   if spec.xla_forward:
     return _lax_conv(x, w, spec)
-  return _call("enhance_onednn_conv_fwd", x, w, (x.shape[0], *out_hw(spec), w.shape[3]), spec)
+  return _call("enhance_onednn_conv_fwd", (x, w), (x.shape[0], *out_hw(spec), w.shape[3]), spec)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_input_grad(dy, w, spec: Spec):
   """dx = the transpose of conv(., w) applied to dy: (N, Ho, Wo, O) -> (N, H, W, C)."""
-  return _call("enhance_onednn_conv_bwd_data", dy, w, (dy.shape[0], *spec.in_hw, w.shape[2]),
+  return _call("enhance_onednn_conv_bwd_data", (dy, w), (dy.shape[0], *spec.in_hw, w.shape[2]),
                spec)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv_weight_grad(x, dy, spec: Spec):
   """dw = the transpose of conv(x, .) applied to dy: -> (KH, KW, C, O)."""
-  return _call("enhance_onednn_conv_bwd_weights", x, dy,
+  return _call("enhance_onednn_conv_bwd_weights", (x, dy),
                (*spec.kernel_hw, x.shape[3], dy.shape[3]), spec)
 
 
@@ -153,18 +155,9 @@ def conv_bias(x, w, b, spec: Spec, relu: bool):
   """y = conv(x, w) + b, then max(y, 0) if `relu`: (N, H, W, C) x (KH, KW, C, O), (O,) ->
   (N, Ho, Wo, O), the bias and the ReLU applied by oneDNN as post-ops of the convolution (no
   pass of their own over the output). The gradient takes the ReLU's mask from y."""
-  return _call_bias(x, w, b, spec, relu)
-
-
-def _call_bias(x, w, b, spec: Spec, relu: bool):
-  backend, why = onednn_status()
-  if backend != "onednn":
-    raise RuntimeError(f"oneDNN convolutions unavailable: {why}")
-  shape = (x.shape[0], *out_hw(spec), w.shape[3])
   # "sequential": the handler takes an unbatched bias; a vmapped call runs once per index.
-  return jax.ffi.ffi_call("enhance_onednn_conv_fwd_bias", jax.ShapeDtypeStruct(shape, jnp.float32),
-                          vmap_method="sequential")(x, w, b, **_attrs(spec),
-                                                     relu=np.int64(relu))
+  return _call("enhance_onednn_conv_fwd_bias", (x, w, b), (x.shape[0], *out_hw(spec), w.shape[3]),
+               spec, vmap_method="sequential", relu=np.int64(relu))
 
 
 def _conv_bias_fwd(x, w, b, spec, relu):
