@@ -100,11 +100,11 @@ def test_values_and_gradients_match_lax(n, hw, c, o, kernel, strides, padding, d
                                                (CONFIGS[13], False), (CONFIGS[5], True)])
 def test_grad_of_grad_matches_lax(config, xla_parts):
   """Second derivatives: each of the three FFI kernels differentiated once more (and with
-  the forward and weight gradient on XLA's kernels, as convolution.py picks for some shapes)."""
+  the input and weight gradients on XLA's kernels, as convolution.py picks for some shapes)."""
   n, hw, c, o, kernel, strides, padding, dilation = config
   x, k = _operands(n, hw, c, o, kernel, seed=1)
   spec = _spec(x.shape, k.shape, strides, padding, dilation)._replace(
-      xla_forward=xla_parts, xla_weight_grad=xla_parts, xla_input_grad=xla_parts)
+      xla_weight_grad=xla_parts, xla_input_grad=xla_parts)
 
   def second(conv):
     inner = lambda x, k: jnp.sum(jnp.sin(conv(x, k)))

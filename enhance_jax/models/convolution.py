@@ -120,14 +120,22 @@ def _cpu_rewrite(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilat
     return transposed or (lambda x, k: _subpixel(x, k, lhs_dil, pads, dot))
   if any(w > n for w, n in zip(window, lhs.shape[1:3])) or jnp.float64 in (lhs.dtype, rhs.dtype):
     return lambda x, k: _im2col(x, k, strides, pads, rhs_dil, dot)
-  if backend() == "onednn" and _on_onednn(lhs.shape, rhs.shape):
-    spec = onednn_conv.Spec(_ints(strides), tuple(_ints(p) for p in pads), _ints(rhs_dil),
-                            _ints(lhs.shape[1:3]), _ints(rhs.shape[:2]),
-                            **_xla_parts(lhs.shape, rhs.shape))
-    if onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
-                             preferred_element_type):
-      return lambda x, k: onednn_conv.conv(x, k, spec)
-  return None
+  spec = _onednn_spec(lhs, rhs, strides, pads, rhs_dil, preferred_element_type)
+  return None if spec is None else (lambda x, k: onednn_conv.conv(x, k, spec))
+
+
+def _onednn_spec(lhs, rhs, strides, pads, rhs_dil, preferred_element_type=None):
+  """The `native.conv.Spec` under which a (not transposed) NHWC convolution of arrays shaped
+  like lhs, rhs runs on oneDNN, or None where it stays on XLA's kernels (no extension in
+  use, `_on_onednn`, `native.conv.supported`)."""
+  if backend() != "onednn" or not _on_onednn(lhs.shape, rhs.shape):
+    return None
+  spec = onednn_conv.Spec(_ints(strides), tuple(_ints(p) for p in pads), _ints(rhs_dil),
+                          _ints(lhs.shape[1:3]), _ints(rhs.shape[:2]),
+                          **_xla_parts(lhs.shape, rhs.shape))
+  ok = onednn_conv.supported(lhs.shape, rhs.shape, lhs.dtype, rhs.dtype, spec,
+                             preferred_element_type)
+  return spec if ok else None
 
 
 def _onednn_transposed(lhs, rhs, lhs_dil, pads):
@@ -170,15 +178,15 @@ def _on_onednn(lhs_shape, rhs_shape) -> bool:
 
 
 def _xla_parts(lhs_shape, rhs_shape) -> dict[str, bool]:
-  """Per part of a oneDNN convolution: which stay on XLA's kernels, where those were faster
-  here (BENCHMARKS.md, experiments/benchmarks/onednn_layers.py), and the threading. XLA: the
-  weight gradient of a convolution to one channel (the DnCNN and SRCNN tails), the input
+  """Per part of a oneDNN convolution: which gradients stay on XLA's kernels, where those were
+  faster here (BENCHMARKS.md, experiments/benchmarks/onednn_layers.py), and the threading. XLA:
+  the weight gradient of a convolution to one channel (the DnCNN and SRCNN tails), the input
   gradient of one from one channel (heads; unused in training), and the weight gradient where
   the weights exceed a quarter of the input. One OpenMP team (`omp`) where the weights exceed
   a quarter of the input: batch slices would each reorder the weights again."""
   to_one, from_one = rhs_shape[3] == 1, rhs_shape[2] == 1
   big_weights = 4 * math.prod(rhs_shape) > math.prod(lhs_shape)
-  return {"xla_forward": False, "xla_weight_grad": to_one or big_weights,
+  return {"xla_weight_grad": to_one or big_weights,
           "xla_input_grad": from_one, "omp": big_weights}
 
 
@@ -255,20 +263,15 @@ def conv_bias_act(x, kernel, bias, activation: str | None = None):
   dn = ("NHWC", "HWIO", "NHWC")
   unfused = lambda x, k, b: act(conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=dn)
                                 + b)
-  fused = None
-  if (activation in (None, "relu") and x.ndim == 4 and backend() == "onednn"
-      and _on_onednn(x.shape, kernel.shape)
-      and all(k <= n for k, n in zip(kernel.shape[:2], x.shape[1:3]))
-      and jnp.dtype(bias.dtype) == jnp.float32):
-    pads = tuple(_ints(p) for p in lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], (1, 1),
-                                                        "SAME"))
-    spec = onednn_conv.Spec((1, 1), pads, (1, 1), _ints(x.shape[1:3]), _ints(kernel.shape[:2]),
-                            **_xla_parts(x.shape, kernel.shape))
-    if not spec.xla_forward and onednn_conv.supported(x.shape, kernel.shape, x.dtype,
-                                                      kernel.dtype, spec):
-      fused = lambda x, k, b: onednn_conv.conv_bias(x, k, b, spec, activation == "relu")
-  if fused is None:
+  spec = None
+  # Windows larger than the input stay on conv_general_dilated's im2col rewrite.
+  if (activation in (None, "relu") and x.ndim == 4 and jnp.dtype(bias.dtype) == jnp.float32
+      and all(k <= n for k, n in zip(kernel.shape[:2], x.shape[1:3]))):
+    pads = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], (1, 1), "SAME")
+    spec = _onednn_spec(x, kernel, (1, 1), pads, (1, 1))
+  if spec is None:
     return unfused(x, kernel, bias)
+  fused = lambda x, k, b: onednn_conv.conv_bias(x, k, b, spec, activation == "relu")
   return lax.platform_dependent(x, kernel, bias, cpu=fused, default=unfused)
 
 

@@ -30,9 +30,8 @@ class Spec(NamedTuple):
   dilation: tuple[int, int]  # rhs_dilation, >= 1
   in_hw: tuple[int, int]  # H, W of x
   kernel_hw: tuple[int, int]  # KH, KW of w
-  # The forward / input gradient / weight gradient on XLA's kernel (lax) instead of oneDNN's,
-  # where that one is slower (models.convolution decides per shape).
-  xla_forward: bool = False
+  # The input gradient / weight gradient on XLA's kernel (lax) instead of oneDNN's, where that
+  # one is slower (models.convolution decides per shape).
   xla_weight_grad: bool = False
   xla_input_grad: bool = False
   # One OpenMP team per call instead of batch slices on XLA's pool (see onednn_conv.cc).
@@ -88,8 +87,6 @@ def _call(name: str, operands, shape, spec: Spec, vmap_method="expand_dims", **a
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def conv(x, w, spec: Spec):
   """y = conv(x, w): forward convolution (N, H, W, C) x (KH, KW, C, O) -> (N, Ho, Wo, O)."""
-  if spec.xla_forward:
-    return _lax_conv(x, w, spec)
   return _call("enhance_onednn_conv_fwd", (x, w), (x.shape[0], *out_hw(spec), w.shape[3]), spec)
 
 
