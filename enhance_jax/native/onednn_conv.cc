@@ -92,10 +92,8 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
   dims pad_l = {g.plh, g.plw}, pad_r = {g.phh, g.phw};
   auto plan = std::make_unique<Plan>();
   plan->w_user = w_user;
-  auto fwd_pd = dnnl::convolution_forward::primitive_desc(
-      eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
-      dst, strides, dil, pad_l, pad_r, attr);
-  if (kind == kFwd && g.post > 0) {
+  dnnl::convolution_forward::primitive_desc fwd_pd;
+  if (kind == kFwd && g.post > 0) {  // + bias, then the ReLU as a post-op for post == 2
     dnnl::post_ops ops;
     if (g.post == 2) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     dnnl::primitive_attr fused = attr;
@@ -103,6 +101,10 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
     fwd_pd = dnnl::convolution_forward::primitive_desc(
         eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
         dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r, fused);
+  } else {
+    fwd_pd = dnnl::convolution_forward::primitive_desc(
+        eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
+        dst, strides, dil, pad_l, pad_r, attr);
   }
   if (kind == kFwd) {
     plan->prim = dnnl::convolution_forward(fwd_pd);
@@ -464,17 +466,23 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
   return ffi::Error::Success();
 }
 
+// Runs f, turning an exception (oneDNN's `dnnl::error` is one) into an FFI error.
+template <class F>
+ffi::Error Guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
+  }
+}
+
 template <int kKind>
 ffi::Error ConvKind(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> a, ffi::Buffer<ffi::F32> b,
                     ffi::ResultBuffer<ffi::F32> out, int64_t sh, int64_t sw, int64_t plh,
                     int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw, int64_t omp) {
-  try {
+  return Guarded([&] {
     return Conv(kKind, pool, a, b, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0);
-  } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
-  } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
-  }
+  });
 }
 
 // The forward with a bias (O,) added and, for relu = 1, a ReLU after it, both as oneDNN
@@ -487,14 +495,10 @@ ffi::Error ConvBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
   auto db = bias.dimensions(), dwt = w.dimensions();
   if (db.size() != 1 || dwt.size() < 4 || db[0] != dwt[dwt.size() - 1])
     return ffi::Error::InvalidArgument("onednn conv: bias must be (O,) for weights (..., O)");
-  try {
+  return Guarded([&] {
     return Conv(kFwd, pool, x, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
                 bias.typed_data(), relu != 0 ? 2 : 1);
-  } catch (const dnnl::error& e) {
-    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
-  } catch (const std::exception& e) {
-    return ffi::Error::Internal(std::string("onednn conv: ") + e.what());
-  }
+  });
 }
 
 #define ENHANCE_BIND(kind)                   \
