@@ -61,12 +61,22 @@ class Enhancer:
             for i in range(0, len(tiles), max(self.tile_batch, 1))]
     return np.concatenate(outs)[:n]
 
+  def batch_shape(self, h: int, w: int) -> tuple[int, int, int, int]:
+    """The (batch, height, width, channels) of the forward passes `__call__` runs for an
+    h x w image: the whole image once where it fits in one tile, else batches of
+    `tile_batch` windows of min(tile + 2 * overlap, side) pixels (the last batch may hold
+    fewer). Warming up on this shape compiles what the run uses."""
+    t, o = self.tile, self.overlap
+    if not t or (h <= t + 2 * o and w <= t + 2 * o):
+      return 1, h, w, self.channels
+    return self.tile_batch, min(t + 2 * o, h), min(t + 2 * o, w), self.channels
+
   def __call__(self, image: np.ndarray, on_tiles=None) -> np.ndarray:
     """image: HWC float32 in [0, 1] with `self.channels` channels. `on_tiles(done, total)` is
     called after each forward pass with the tiles done so far."""
     h, w, _ = image.shape
     t, o = self.tile, self.overlap
-    if not t or (h <= t + 2 * o and w <= t + 2 * o):
+    if self.batch_shape(h, w)[0] == 1:
       out = self._run(image[None])[0]
       if on_tiles is not None:
         on_tiles(1, 1)

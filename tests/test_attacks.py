@@ -95,6 +95,19 @@ def test_traceback__bad_tiling_values_one_line(conv_enhancer, kw, flag):
   assert "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize("tile,overlap,tile_batch", [(16, 4, 3), (8, 40, 2), (500, 8, 4), (0, 0, 4)],
+                         ids=lambda v: str(v))
+def test_batch_shape_is_what_the_run_uses(conv_enhancer, tile, overlap, tile_batch):
+  """Enhancer.batch_shape (what a benchmark warms up on) is the shape of the forward passes:
+  every batch has it, the last one possibly with fewer tiles."""
+  enhancer = conv_enhancer(tile=tile, overlap=overlap, tile_batch=tile_batch)
+  seen, run = [], enhancer._run
+  enhancer._run = lambda tiles: (seen.append(tiles.shape), run(tiles))[1]
+  enhancer(np.zeros((50, 43, 3), np.float32))
+  want = enhancer.batch_shape(50, 43)
+  assert seen[0] == want and all(s[1:] == want[1:] and s[0] <= want[0] for s in seen)
+
+
 def test_tile_windows_partition_and_context():
   for n in (1, 7, 50, 100):
     for tile in (1, 3, 32, 200):

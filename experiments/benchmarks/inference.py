@@ -56,12 +56,12 @@ def child(args) -> dict:
   shape = image_shape(args.megapixels, c)
   image = np.random.default_rng(0).uniform(0, 1, shape).astype(np.float32)
   from enhance_jax import inference
-  warm = np.zeros((args.tile_batch, args.tile, args.tile, c), np.float32)
   if framework == "jax":
     import jax
     from enhance_jax import models
     model = models.get(name, **JAX_KWARGS[name])
-    variables = model.init(jax.random.PRNGKey(0), warm[:1, :64, :64], train=False)
+    variables = model.init(jax.random.PRNGKey(0), np.zeros((1, 64, 64, c), np.float32),
+                           train=False)
     enhancer = inference.Enhancer(model, variables, c, args.tile, args.overlap, args.tile_batch)
   else:
     torch = common.import_torch(args.threads)
@@ -83,8 +83,10 @@ def child(args) -> dict:
         return np.concatenate(outs)
 
     enhancer = TorchEnhancer()
+  # compile (ours) / first call (PyTorch) on the shape of the run's forward passes
+  warm = np.zeros(enhancer.batch_shape(*shape[:2]), np.float32)
   t0 = time.perf_counter()
-  enhancer._run(warm)  # compile (ours) / first call (PyTorch)
+  enhancer._run(warm)
   warm_s = time.perf_counter() - t0
   t0 = time.perf_counter()
   out = enhancer(image)
