@@ -298,3 +298,93 @@ def test_conv_act_equals_flax_conv_then_activation(monkeypatch, activation):
   if fused:
     hlo = jax.jit(ours.apply).trace(v, x).lower(lowering_platforms=("cuda",)).as_text()
     assert "enhance_onednn" not in hlo and "stablehlo.convolution" in hlo
+
+
+@needs_onednn
+@pytest.mark.parametrize("n,hw,c0,c1,o,relu", [
+    (2, (7, 6), 3, 5, 4, True),
+    (3, (12, 12), 8, 8, 8, False),   # batch split over XLA's threads; no activation
+    (1, (5, 9), 16, 4, 6, True),
+])
+def test_conv_concat_bias_matches_lax(n, hw, c0, c1, o, relu):
+  """conv_concat_bias(x0, x1, w, b) = conv(concat(x0, x1), w) + b (then ReLU), without the
+  concatenation: values, the four gradients, grad of grad and vmap equal lax's."""
+  k0, k1, kk, kb = jax.random.split(jax.random.key(3), 4)
+  x0 = jax.random.normal(k0, (n, *hw, c0))
+  x1 = jax.random.normal(k1, (n, *hw, c1))
+  w = jax.random.normal(kk, (3, 3, c0 + c1, o)) / np.sqrt(9 * (c0 + c1))
+  b = jax.random.normal(kb, (o,))
+  spec = _spec((n, *hw, c0 + c1), w.shape, (1, 1), "SAME", (1, 1))
+  act = jax.nn.relu if relu else (lambda y: y)
+  ref = lambda x0, x1, w, b: act(_ref(jnp.concatenate([x0, x1], -1), w, spec) + b)
+  ours = lambda x0, x1, w, b: onednn_conv.conv_concat_bias(x0, x1, w, b, spec, relu)
+  hlo = jax.jit(ours).lower(x0, x1, w, b).as_text()
+  assert "enhance_onednn_conv_concat_fwd_bias" in hlo and "concatenate" not in hlo
+  _assert_close(jax.jit(ours)(x0, x1, w, b), ref(x0, x1, w, b))
+  loss = lambda f: lambda *a: jnp.sum(jnp.sin(f(*a)))  # noqa: E731
+  for got, want in zip(jax.jit(jax.grad(loss(ours), (0, 1, 2, 3)))(x0, x1, w, b),
+                       jax.grad(loss(ref), (0, 1, 2, 3))(x0, x1, w, b)):
+    _assert_close(got, want)
+  gg = lambda f: jax.grad(lambda x1: jnp.sum(jax.grad(loss(f), 2)(x0, x1, w, b) ** 2))  # noqa: E731
+  _assert_close(jax.jit(gg(ours))(x1), gg(ref)(x1), tol=1e-4)
+  xs0, xs1 = jnp.stack([x0, -x0]), jnp.stack([x1, 2 * x1])
+  vm = lambda f: jax.vmap(f, (0, 0, None, None))  # noqa: E731
+  _assert_close(jax.jit(vm(ours))(xs0, xs1, w, b), vm(ref)(xs0, xs1, w, b))
+
+
+@needs_onednn
+@pytest.mark.parametrize("kernel,strides,padding,hw", [
+    ((2, 2), (2, 2), "SAME", (4, 5)),               # U-Net up-convolution
+    ((3, 3), (2, 2), ((1, 2), (1, 2)), (3, 6)),     # MIRNet's upsampler
+    ((4, 4), (2, 2), "SAME", (5, 4)),               # pix2pix
+    ((3, 3), (2, 2), "VALID", (3, 5)),
+    ((2, 3), (2, 3), "SAME", (3, 3)),
+])
+def test_conv_transpose_with_bias_is_one_deconvolution(monkeypatch, kernel, strides, padding, hw):
+  """A strided transposed convolution with a bias is one oneDNN deconvolution with the bias
+  fused (`conv_input_grad_bias`; no sub-pixel matmul, no bias pass): values, gradients and
+  grad of grad equal Flax's; other platforms lower lax's convolution."""
+  monkeypatch.setattr(convolution, "use_onednn", True)
+  x = jax.random.normal(jax.random.key(0), (3, *hw, 3))
+  ours = convolution.ConvTranspose(5, kernel, strides, padding=padding)
+  ref = nn.ConvTranspose(5, kernel, strides, padding=padding)
+  params = ref.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda a: a + 0.3, params)  # a non-zero bias
+  hlo = jax.jit(ours.apply).lower(params, x).as_text()
+  assert "enhance_onednn_conv_bwd_data_bias" in hlo and "dot_general" not in hlo
+  _assert_close(jax.jit(ours.apply)(params, x), ref.apply(params, x))
+  loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))  # noqa: E731
+  for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours), (0, 1)))(params, x)),
+                       jax.tree.leaves(jax.grad(loss(ref), (0, 1))(params, x))):
+    _assert_close(got, want)
+  gg = lambda m: jax.grad(lambda x: jnp.sum(jax.grad(loss(m), 1)(params, x) ** 2))  # noqa: E731
+  _assert_close(jax.jit(gg(ours))(x), gg(ref)(x), tol=1e-4)
+  cuda = jax.jit(ours.apply).trace(params, x).lower(lowering_platforms=("cuda",)).as_text()
+  assert "enhance_onednn" not in cuda
+
+
+@needs_onednn
+def test_conv_act_on_a_tuple_is_the_conv_of_the_concatenation(monkeypatch):
+  """ConvAct((a, b)) has the parameters of ConvAct(concat(a, b)) and equals it (values,
+  gradients), with no concatenation in the CPU lowering; on XLA's kernels too."""
+  a = jax.random.normal(jax.random.key(0), (3, 8, 7, 4))
+  b = jax.random.normal(jax.random.key(1), (3, 8, 7, 6))
+  m = convolution.ConvAct(5, (3, 3), "relu")
+  v = m.init(jax.random.key(2), jnp.concatenate([a, b], -1))
+  jax.tree.map(np.testing.assert_array_equal, m.init(jax.random.key(2), (a, b)), v)
+  v = jax.tree.map(lambda p: p + 0.05, v)
+  want = m.apply(v, jnp.concatenate([a, b], -1))
+  loss = lambda f: lambda v, a, b: jnp.sum(jnp.sin(f(v, a, b)))  # noqa: E731
+  grads_want = jax.grad(loss(lambda v, a, b: m.apply(v, jnp.concatenate([a, b], -1))),
+                        (0, 1, 2))(v, a, b)
+  for use in (True, False):
+    monkeypatch.setattr(convolution, "use_onednn", use)
+    fn = jax.jit(lambda v, a, b: m.apply(v, (a, b)))
+    hlo = fn.lower(v, a, b).as_text()
+    assert ("concatenate" not in hlo) == use
+    assert ("enhance_onednn_conv_concat_fwd_bias" in hlo) == use
+    _assert_close(fn(v, a, b), want)
+    for got, w in zip(jax.tree.leaves(jax.jit(jax.grad(loss(lambda v, a, b: m.apply(v, (a, b))),
+                                                       (0, 1, 2)))(v, a, b)),
+                      jax.tree.leaves(grads_want)):
+      _assert_close(got, w)

@@ -31,12 +31,14 @@ at least 1024 pixels (`_on_onednn`), run on oneDNN through the XLA FFI (`enhance
 forward, input- and weight-gradient kernels, grad of grad included) when the
 extension was built at install; `backend()` says "onednn" or "xla".
 Everything else goes to `lax.conv_general_dilated` unchanged. `conv_bias_act` /
-`ConvAct` (the U-Net's blocks) add the bias and a ReLU inside that oneDNN call as post-ops.
-`Conv` is
+`ConvAct` (the U-Net's blocks) add the bias and a ReLU inside that oneDNN call as post-ops;
+given a tuple (an up level's upsampled features and skip) they convolve its channel
+concatenation without forming it. `Conv` is
 `flax.linen.Conv` with this function; `ConvTranspose` has the parameters
 (`kernel` of shape (kh, kw, in, out), `bias`) and results of
 `flax.linen.ConvTranspose` for 'SAME', 'VALID' and explicit padding, so
-checkpoints and imported weights are unaffected.
+checkpoints and imported weights are unaffected; on oneDNN a strided one with a bias
+is one deconvolution call with the bias fused (any kernel size, 2x2 stride 2 included).
 """
 from __future__ import annotations
 
@@ -138,7 +140,7 @@ def _onednn_spec(lhs, rhs, strides, pads, rhs_dil, preferred_element_type=None):
   return spec if ok else None
 
 
-def _onednn_transposed(lhs, rhs, lhs_dil, pads):
+def _onednn_transposed(lhs, rhs, lhs_dil, pads, with_bias: bool = False):
   """A transposed convolution (the conv of the lhs_dil-dilated input padded by `pads`) as
   oneDNN's backward-data convolution of the strided convolution it transposes, where the
   extension is in use and its sub-pixel form is not a plain matmul (a kernel no larger than
@@ -147,8 +149,13 @@ def _onednn_transposed(lhs, rhs, lhs_dil, pads):
   forward took 5.1 ms to PyTorch's 2.6 (4x32x32x128, 2 CPU cores). None where not used.
 
   The strided convolution maps z (N, Ho, Wo, O) to (N, H, W, C) with the kernel flipped in
-  space and in/out swapped, stride lhs_dil and pads (k - 1 - lo, k - 1 - hi)."""
-  if backend() != "onednn" or all(k <= s for k, s in zip(rhs.shape[:2], lhs_dil)):
+  space and in/out swapped, stride lhs_dil and pads (k - 1 - lo, k - 1 - hi).
+
+  `with_bias`: a function of (x, k, b) adding the bias (C,) inside the oneDNN call (its
+  deconvolution, `native.conv.conv_input_grad_bias`), for every kernel size: at the U-Net's
+  2x2 stride-2 up-convolutions it beat the sub-pixel matmul and the bias pass after it."""
+  if backend() != "onednn" or (not with_bias
+                               and all(k <= s for k, s in zip(rhs.shape[:2], lhs_dil))):
     return None
   (n, h, w, c), (kh, kw, _, o) = lhs.shape, rhs.shape
   fpads = tuple((k - 1 - lo, k - 1 - hi) for k, (lo, hi) in zip((kh, kw), pads))
@@ -162,8 +169,10 @@ def _onednn_transposed(lhs, rhs, lhs_dil, pads):
   if (onednn_conv.out_hw(spec) != (h, w)
       or not onednn_conv.supported(z_shape, w_shape, lhs.dtype, rhs.dtype, spec)):
     return None
-  return lambda x, k: onednn_conv.conv_input_grad(
-      x, jnp.flip(k, (0, 1)).transpose(0, 1, 3, 2), spec)
+  as_conv = lambda k: jnp.flip(k, (0, 1)).transpose(0, 1, 3, 2)
+  if with_bias:
+    return lambda x, k, b: onednn_conv.conv_input_grad_bias(x, as_conv(k), b, spec)
+  return lambda x, k: onednn_conv.conv_input_grad(x, as_conv(k), spec)
 
 
 def _on_onednn(lhs_shape, rhs_shape) -> bool:
@@ -254,32 +263,49 @@ def _subpixel(x, k, lhs_dil, pads, dot):
 def conv_bias_act(x, kernel, bias, activation: str | None = None):
   """activation(conv(x, kernel) + bias), 'SAME' padding, stride 1: NHWC (N, H, W, C) x HWIO
   (KH, KW, C, O) + (O,) -> (N, H, W, O); `activation` a `layers.ACTIVATIONS` name or None.
+  `x` may be a tuple of NHWC arrays: the convolution of their channel concatenation (C their
+  channels' sum, in order), e.g. a U-Net's upsampled features and skip.
 
   On CPU with the oneDNN extension, a float32 ReLU (or no activation) convolution that
   `conv_general_dilated` would give to oneDNN runs as one oneDNN call with the bias and the
-  ReLU as post-ops (`native.conv.conv_bias`): no separate XLA pass over the output for them.
-  Everywhere else it is `conv_general_dilated`, then the bias and the activation."""
+  ReLU as post-ops (`native.conv.conv_bias`): no separate XLA pass over the output for them;
+  that of two concatenated inputs never forms the concatenation (`native.conv.
+  conv_concat_bias`). Everywhere else it is `conv_general_dilated` (of the concatenation),
+  then the bias and the activation."""
+  xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
   act = (lambda y: y) if activation is None else layers.activation(activation)
   dn = ("NHWC", "HWIO", "NHWC")
-  unfused = lambda x, k, b: act(conv_general_dilated(x, k, (1, 1), "SAME", dimension_numbers=dn)
-                                + b)
+  unfused = lambda *a: act(conv_general_dilated(
+      a[0] if len(a) == 3 else jnp.concatenate(a[:-2], axis=-1), a[-2], (1, 1), "SAME",
+      dimension_numbers=dn) + a[-1])
+  if len(xs) > 1 and any(x.ndim != 4 or x.shape[:3] != xs[0].shape[:3] for x in xs):
+    raise ValueError(f"conv_bias_act: inputs to concatenate must be NHWC of one N, H, W; got "
+                     f"{[x.shape for x in xs]}")
+  whole = jax.ShapeDtypeStruct((*xs[0].shape[:-1], sum(x.shape[-1] for x in xs)),
+                               jnp.result_type(*xs))
   spec = None
   # Windows larger than the input stay on conv_general_dilated's im2col rewrite.
-  if (activation in (None, "relu") and x.ndim == 4 and jnp.dtype(bias.dtype) == jnp.float32
-      and all(k <= n for k, n in zip(kernel.shape[:2], x.shape[1:3]))):
-    pads = lax.padtype_to_pads(x.shape[1:3], kernel.shape[:2], (1, 1), "SAME")
-    spec = _onednn_spec(x, kernel, (1, 1), pads, (1, 1))
+  if (activation in (None, "relu") and whole.ndim == 4 and len(xs) <= 2
+      and jnp.dtype(bias.dtype) == jnp.float32
+      and all(x.dtype == whole.dtype for x in xs)
+      and all(k <= n for k, n in zip(kernel.shape[:2], whole.shape[1:3]))):
+    pads = lax.padtype_to_pads(whole.shape[1:3], kernel.shape[:2], (1, 1), "SAME")
+    spec = _onednn_spec(whole, kernel, (1, 1), pads, (1, 1))
   if spec is None:
-    return unfused(x, kernel, bias)
-  fused = lambda x, k, b: onednn_conv.conv_bias(x, k, b, spec, activation == "relu")
-  return lax.platform_dependent(x, kernel, bias, cpu=fused, default=unfused)
+    return unfused(*xs, kernel, bias)
+  relu = activation == "relu"
+  fused = (lambda x, k, b: onednn_conv.conv_bias(x, k, b, spec, relu)) if len(xs) == 1 else (
+      lambda x0, x1, k, b: onednn_conv.conv_concat_bias(x0, x1, k, b, spec, relu))
+  return lax.platform_dependent(*xs, kernel, bias, cpu=fused, default=unfused)
 
 
 class ConvAct(nn.Module):
   """A 'SAME' stride-1 convolution with a bias, then `activation`: the parameters (`kernel`
   (KH, KW, C, features), `bias` (features,)), initialisation and result of `Conv` (use_bias)
   followed by the activation, computed by `conv_bias_act` (one fused oneDNN call on CPU for
-  a ReLU). NHWC in, NHWC out; `dtype` as `flax.linen.Conv`'s."""
+  a ReLU). NHWC in, NHWC out; `dtype` as `flax.linen.Conv`'s. Called on a tuple of NHWC
+  arrays it is the same layer applied to their channel concatenation (C = their channels'
+  sum; the same parameters), computed without forming it where oneDNN runs it."""
   features: int
   kernel_size: Sequence[int]
   activation: str | None = None
@@ -289,20 +315,24 @@ class ConvAct(nn.Module):
   bias_init: Any = nn.initializers.zeros_init()
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array | tuple[jax.Array, ...]) -> jax.Array:
     return conv_bias_act(*_kernel_and_bias(self, x, use_bias=True), self.activation)
 
 
-def _kernel_and_bias(m: nn.Module, x: jax.Array, use_bias: bool):
+def _kernel_and_bias(m: nn.Module, x, use_bias: bool):
   """(x, kernel, bias) of a Conv-like module `m` (fields features, kernel_size, dtype,
   param_dtype, kernel_init, bias_init), created as Flax's Conv creates them: `kernel`
-  (kh, kw, C, features), then `bias` (features,) or None; promoted together to `m.dtype`."""
-  if x.ndim != 4:
-    raise ValueError(f"{type(m).__name__} expects NHWC input, got shape {x.shape}.")
-  kernel = m.param("kernel", m.kernel_init, (*m.kernel_size, x.shape[-1], m.features),
-                   m.param_dtype)
+  (kh, kw, C, features), then `bias` (features,) or None; promoted together to `m.dtype`.
+  `x` NHWC, or a tuple of NHWC arrays (returned as a tuple) whose channels add up to C."""
+  xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
+  if any(a.ndim != 4 for a in xs):
+    raise ValueError(f"{type(m).__name__} expects NHWC input, got shape(s) "
+                     f"{', '.join(str(a.shape) for a in xs)}.")
+  c = sum(a.shape[-1] for a in xs)
+  kernel = m.param("kernel", m.kernel_init, (*m.kernel_size, c, m.features), m.param_dtype)
   bias = m.param("bias", m.bias_init, (m.features,), m.param_dtype) if use_bias else None
-  return nn.dtypes.promote_dtype(x, kernel, bias, dtype=m.dtype)
+  *xs, kernel, bias = nn.dtypes.promote_dtype(*xs, kernel, bias, dtype=m.dtype)
+  return (tuple(xs) if isinstance(x, (tuple, list)) else xs[0]), kernel, bias
 
 
 Conv = functools.partial(nn.Conv, conv_general_dilated=conv_general_dilated)
@@ -348,6 +378,12 @@ class ConvTranspose(nn.Module):
       pads = tuple(_transpose_pads(k, s, self.padding) for k, s in zip(ks, strides))
     else:
       pads = tuple(tuple(p) for p in self.padding)
-    y = conv_general_dilated(x, kernel, (1, 1), pads, lhs_dilation=strides,
-                             dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y if bias is None else y + bias
+    unfused = lambda x, k, b=None: (lambda y: y if b is None else y + b)(conv_general_dilated(
+        x, k, (1, 1), pads, lhs_dilation=strides, dimension_numbers=("NHWC", "HWIO", "NHWC")))
+    fused = None
+    if (bias is not None and x.dtype == kernel.dtype == bias.dtype == jnp.float32
+        and max(strides) > 1 and min(min(p) for p in pads) >= 0):
+      fused = _onednn_transposed(x, kernel, strides, pads, with_bias=True)
+    if fused is None:
+      return unfused(x, kernel, bias)
+    return lax.platform_dependent(x, kernel, bias, cpu=fused, default=unfused)

@@ -11,18 +11,22 @@ from enhance_jax.models.registry import register
 
 
 class ConvBlock(nn.Module):
-  """Two 3x3 convs, each followed by normalization and activation."""
+  """Two 3x3 convs, each followed by normalization and activation. `x` NHWC, or a tuple of
+  NHWC arrays (an up level's upsampled features and skip) that the first conv reads as their
+  channel concatenation (formed only where the conv is not a fused `ConvAct`)."""
   features: int
   activation: str = "relu"
   normalization: str | None = None
   dtype: jnp.dtype = jnp.float32
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool) -> jax.Array:
+  def __call__(self, x: jax.Array | tuple[jax.Array, ...], train: bool) -> jax.Array:
     for i in range(2):
       if self.normalization in (None, "none"):  # bias and activation fused into the conv
         x = ConvAct(self.features, (3, 3), self.activation, dtype=self.dtype, name=f"conv{i}")(x)
         continue
+      if isinstance(x, tuple):
+        x = jnp.concatenate(x, axis=-1)
       x = Conv(self.features, (3, 3), use_bias=False, dtype=self.dtype, name=f"conv{i}")(x)
       x = layers.normalization(self.normalization, train, activation=self.activation)(x)
     return x
@@ -66,8 +70,8 @@ class UNet(nn.Module):
     for i in reversed(range(self.depth)):
       f = self.features * 2 ** i
       z = ConvTranspose(f, (2, 2), (2, 2), dtype=self.dtype, name=f"upconv{i + 1}")(z)
-      if self.skips:
-        z = jnp.concatenate([z, skips[i]], axis=-1)
+      if self.skips:  # concatenated [upsampled, skip] (by the block's first conv)
+        z = (z, skips[i])
       z = block(f, f"up{i + 1}")(z, train)
     z = Conv(self.out_channels, (1, 1), dtype=self.dtype, name="out")(z)
     z = z[:, :h, :w].astype(jnp.float32)

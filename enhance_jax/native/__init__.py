@@ -19,7 +19,8 @@ import os
 import sys
 
 _HANDLERS = ("enhance_onednn_conv_fwd", "enhance_onednn_conv_bwd_data",
-             "enhance_onednn_conv_bwd_weights", "enhance_onednn_conv_fwd_bias")
+             "enhance_onednn_conv_bwd_weights", "enhance_onednn_conv_fwd_bias",
+             "enhance_onednn_conv_bwd_data_bias", "enhance_onednn_conv_concat_fwd_bias")
 _DIR = os.path.dirname(os.path.abspath(__file__))
 _state: tuple[str, str] | None = None
 

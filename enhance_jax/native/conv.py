@@ -5,7 +5,9 @@ with dimension_numbers ("NHWC", "HWIO", "NHWC"); result (N, Ho, Wo, O). The forw
 input-gradient and weight-gradient convolutions are three FFI handlers of
 `onednn_conv.cc`; each is a `jax.custom_vjp` whose cotangents are the other two (all three
 are bilinear), so `grad` of `grad` stays on oneDNN. `conv_bias` is the forward with a bias
-and optionally a ReLU applied inside the same oneDNN call (post-ops, a fourth handler).
+and optionally a ReLU applied inside the same oneDNN call (post-ops, a fourth handler);
+`conv_concat_bias` is that forward over the channel concatenation of two inputs without
+forming it (a fifth: the two halves of the kernel accumulate into one output).
 Under `vmap` the three get the batch as extra leading dims (`vmap_method="expand_dims"`); a
 batch of activations only is folded into N (one oneDNN call); `conv_bias` runs once per
 index. Runs on CPU only: callers pick it inside the CPU branch of `lax.platform_dependent`
@@ -170,7 +172,56 @@ def _conv_bias_bwd(spec, relu, res, g):
           jnp.sum(g, axis=tuple(range(g.ndim - 1))))
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def conv_concat_bias(x0, x1, w, b, spec: Spec, relu: bool):
+  """conv_bias(concatenate([x0, x1], -1), w, b, spec, relu) without the concatenation:
+  x0 (N, H, W, C0), x1 (N, H, W, C1), w (KH, KW, C0 + C1, O) -> (N, Ho, Wo, O). oneDNN
+  convolves x0 with w's first C0 input channels into the output, then x1 with the rest,
+  adding the bias and the output's contents (a sum post-op), then the ReLU: no pass writing
+  the concatenated input, none over the output besides the two convolutions'. `spec` is the
+  concatenated input's (the same for both parts)."""
+  return _call("enhance_onednn_conv_concat_fwd_bias", (x0, x1, w, b),
+               (x0.shape[0], *out_hw(spec), w.shape[3]), spec, vmap_method="sequential",
+               relu=np.int64(relu))
+
+
+def _conv_concat_bias_fwd(x0, x1, w, b, spec, relu):
+  y = conv_concat_bias(x0, x1, w, b, spec, relu)  # differentiable again, as conv_bias
+  return y, (x0, x1, w, y if relu else None)
+
+
+def _conv_concat_bias_bwd(spec, relu, res, g):
+  x0, x1, w, y = res
+  if relu:
+    g = jnp.where(y > 0, g, 0)
+  c0 = x0.shape[-1]
+  w0, w1 = w[:, :, :c0], w[:, :, c0:]
+  dw = jnp.concatenate([_weight_grad(x0, g, spec, w.dtype), _weight_grad(x1, g, spec, w.dtype)],
+                       axis=2)
+  return (_input_grad(g, w0, spec), _input_grad(g, w1, spec), dw,
+          jnp.sum(g, axis=tuple(range(g.ndim - 1))))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3,))
+def conv_input_grad_bias(dy, w, b, spec: Spec):
+  """conv_input_grad(dy, w, spec) + b, b (C,): a transposed convolution with a bias, run as
+  oneDNN's deconvolution with the bias fused (no pass of its own over the output)."""
+  return _call("enhance_onednn_conv_bwd_data_bias", (dy, w, b),
+               (dy.shape[0], *spec.in_hw, w.shape[2]), spec, vmap_method="sequential")
+
+
+def _input_grad_bias_fwd(dy, w, b, spec):
+  return conv_input_grad_bias(dy, w, b, spec), (dy, w)
+
+
+def _input_grad_bias_bwd(spec, res, c):
+  dy, w = res
+  return conv(c, w, spec), _weight_grad(c, dy, spec, w.dtype), jnp.sum(c, axis=(0, 1, 2))
+
+
 conv.defvjp(_conv_fwd, _conv_bwd)
+conv_input_grad_bias.defvjp(_input_grad_bias_fwd, _input_grad_bias_bwd)
 conv_bias.defvjp(_conv_bias_fwd, _conv_bias_bwd)
+conv_concat_bias.defvjp(_conv_concat_bias_fwd, _conv_concat_bias_bwd)
 conv_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
 conv_weight_grad.defvjp(_weight_grad_fwd, _weight_grad_bwd)

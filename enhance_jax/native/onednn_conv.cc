@@ -9,6 +9,14 @@
 //   enhance_onednn_conv_bwd_weights (x[N,H,W,C],   dy[N,Ho,Wo,O]) -> dw[KH,KW,C,O]
 //   enhance_onednn_conv_fwd_bias    (x, w, bias[O]) -> y = conv(x, w) + bias, then a ReLU
 //                                   if the attribute relu = 1 (oneDNN post-ops)
+//   enhance_onednn_conv_bwd_data_bias (dy, w, bias[C]) -> dx + bias: the backward-data
+//                                   convolution with a bias, i.e. a transposed convolution
+//                                   with bias (oneDNN's deconvolution forward, bias fused)
+//   enhance_onednn_conv_concat_fwd_bias (x0[N,H,W,C0], x1[N,H,W,C1], w[KH,KW,C0+C1,O], bias[O])
+//                                   -> y = conv(concat(x0, x1, channels), w) + bias, then a
+//                                   ReLU if relu = 1, without the concatenation: conv(x0, w's
+//                                   first C0 input channels) into y, then conv(x1, the rest)
+//                                   + bias added to y by a sum post-op (then the ReLU)
 //
 // Attributes (int64): stride_h/w, pad_lo_h/w, pad_hi_h/w (>= 0), dil_h/w
 // (lax's rhs_dilation, >= 1), omp (1: one OpenMP team for the call, see
@@ -34,6 +42,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -53,12 +62,20 @@ enum Kind : int { kFwd = 0, kBwdData = 1, kBwdWeights = 2 };
 struct Geometry {
   int64_t n, h, w, c, o, kh, kw, ho, wo;
   int64_t sh, sw, plh, plw, phh, phw, dh, dw;
-  int64_t post = 0;  // forward only: 0 plain, 1 + bias, 2 + bias then ReLU (oneDNN post-op)
-  std::array<int64_t, 18> key(int kind, int threads) const {
-    return {kind * 4 + post, threads, n, h, w, c, o, kh, kw, ho, wo, sh, sw, plh, plw, phh, phw,
-            dh * 1000 + dw};
+  // What follows the convolution (oneDNN bias and post-ops), forward: bits kBias (+ bias),
+  // kSum (+ the destination's previous contents), kRelu (then a ReLU), applied in that order;
+  // backward data: kBias only (run as a deconvolution).
+  int64_t post = 0;
+  // The weights' input channels: this convolution's c of them start at channel c_off of an
+  // HWIO kernel with cw >= c_off + c input channels (c_off = 0, cw = c: the whole kernel).
+  int64_t cw = 0, c_off = 0;
+  std::array<int64_t, 20> key(int kind, int threads) const {
+    return {kind * 8 + post, threads, n, h, w, c, o, kh, kw, ho, wo, sh, sw, plh, plw, phh, phw,
+            dh * 1000 + dw, cw, c_off};
   }
 };
+
+enum Post : int64_t { kBias = 1, kSum = 2, kRelu = 4 };
 
 dnnl::engine& Engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -86,21 +103,59 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   auto src = Act(g.n, g.c, g.h, g.w);
   auto dst = Act(g.n, g.o, g.ho, g.wo);
-  auto w_user = dnnl::memory::desc({g.o, g.c, g.kh, g.kw}, dt::f32, tag::hwio);
+  // HWIO, strided where the convolution uses a channel range of a wider kernel.
+  auto w_user = dnnl::memory::desc({g.o, g.c, g.kh, g.kw}, dt::f32,
+                                   dims{1, g.o, g.kw * g.cw * g.o, g.cw * g.o});
   auto w_any = dnnl::memory::desc({g.o, g.c, g.kh, g.kw}, dt::f32, tag::any);
   dims strides = {g.sh, g.sw}, dil = {g.dh - 1, g.dw - 1};
   dims pad_l = {g.plh, g.plw}, pad_r = {g.phh, g.phw};
   auto plan = std::make_unique<Plan>();
   plan->w_user = w_user;
+  if (kind == kBwdData && (g.post & kBias)) {
+    // dx + bias as oneDNN's deconvolution (the transposed convolution) of dy: its weights
+    // are (C, O, KH, KW) in deconvolution terms, the same HWIO memory; pad_r from the sizes
+    // (the conv's pad_hi less any rows its floor division dropped: the same index map).
+    auto w_user_d = dnnl::memory::desc({g.c, g.o, g.kh, g.kw}, dt::f32,
+                                       dims{g.o, 1, g.kw * g.c * g.o, g.c * g.o});
+    auto w_any_d = dnnl::memory::desc({g.c, g.o, g.kh, g.kw}, dt::f32, tag::any);
+    dims pad_rd = {(g.ho - 1) * g.sh + (g.kh - 1) * g.dh + 1 - g.plh - g.h,
+                   (g.wo - 1) * g.sw + (g.kw - 1) * g.dw + 1 - g.plw - g.w};
+    if (pad_rd[0] < 0 || pad_rd[1] < 0)
+      throw std::invalid_argument(
+          "backward data with bias: the strided convolution drops more input rows or "
+          "columns than its pad_hi (use conv_input_grad, then add the bias)");
+    auto pd = dnnl::deconvolution_forward::primitive_desc(
+        eng, dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct, dst,
+        w_any_d, dnnl::memory::desc({g.c}, dt::f32, tag::a), src, strides, dil, pad_l, pad_rd,
+        attr);
+    plan->prim = dnnl::deconvolution_forward(pd);
+    plan->act_in = dst;
+    plan->act_out = src;
+    plan->w_user = w_user_d;
+    plan->w_prim = pd.weights_desc();
+    plan->scratch = pd.scratchpad_desc();
+    plan->reorder_w = plan->w_prim != w_user_d;
+    if (plan->reorder_w)
+      plan->w_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, w_user_d, eng,
+                                                                    plan->w_prim));
+    return plan;
+  }
   dnnl::convolution_forward::primitive_desc fwd_pd;
-  if (kind == kFwd && g.post > 0) {  // + bias, then the ReLU as a post-op for post == 2
+  if (kind == kFwd && g.post != 0) {  // bias, then the sum and the ReLU as post-ops
     dnnl::post_ops ops;
-    if (g.post == 2) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+    if (g.post & kSum) ops.append_sum(1.f);
+    if (g.post & kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
     dnnl::primitive_attr fused = attr;
     fused.set_post_ops(ops);
-    fwd_pd = dnnl::convolution_forward::primitive_desc(
-        eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
-        dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r, fused);
+    if (g.post & kBias) {
+      fwd_pd = dnnl::convolution_forward::primitive_desc(
+          eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
+          dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r, fused);
+    } else {
+      fwd_pd = dnnl::convolution_forward::primitive_desc(
+          eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
+          dst, strides, dil, pad_l, pad_r, fused);
+    }
   } else {
     fwd_pd = dnnl::convolution_forward::primitive_desc(
         eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
@@ -143,7 +198,7 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
 
 const Plan& GetPlan(int kind, const Geometry& g, int threads) {
   static std::mutex mu;
-  static std::map<std::array<int64_t, 18>, std::unique_ptr<Plan>> cache;
+  static std::map<std::array<int64_t, 20>, std::unique_ptr<Plan>> cache;
   auto key = g.key(kind, threads);
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(key);
@@ -183,8 +238,10 @@ int Threads(ffi::ThreadPool& pool) {
   return static_cast<int>(std::max<int64_t>(n, 1));
 }
 
-// Runs one convolution of `kind` on single (unbatched) operands; `bias` (O floats) for a
-// forward with g.post > 0.
+// Runs one convolution of `kind` on single (unbatched) operands; `bias` (O floats for a
+// forward, C for backward data) where g.post & kBias; `b` (the weights of fwd / bwd data)
+// points at the whole HWIO kernel, of which the convolution uses channels
+// [g.c_off, g.c_off + g.c).
 void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* out,
          float* bias = nullptr) {
   const Plan& p = GetPlan(kind, g, threads);
@@ -194,20 +251,24 @@ void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* ou
   void* wbuf = p.reorder_w ? ThreadBuffer(1, p.w_prim.get_size()) : nullptr;
   if (kind == kFwd || kind == kBwdData) {
     // a: activation in (x or dy), b: HWIO weights, out: activation out.
-    dnnl::memory w_user(p.w_user, eng, b);
+    dnnl::memory w_user(p.w_user, eng, b + g.c_off * g.o);
     dnnl::memory w = w_user;
     if (p.reorder_w) {
       w = dnnl::memory(p.w_prim, eng, wbuf);
       p.w_reorder.execute(stream, w_user, w);
     }
     dnnl::memory in(p.act_in, eng, a), res(p.act_out, eng, out);
-    if (kind == kFwd && g.post > 0) {
+    if (kind == kFwd && (g.post & kBias)) {
       dnnl::memory mb(dnnl::memory::desc({g.o}, dt::f32, tag::a), eng, bias);
       p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, mb},
                               {DNNL_ARG_DST, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
     } else if (kind == kFwd) {
       p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res},
                               {DNNL_ARG_SCRATCHPAD, scratch}});
+    } else if (g.post & kBias) {  // the deconvolution: dy is its source, dx its destination
+      dnnl::memory mb(dnnl::memory::desc({g.c}, dt::f32, tag::a), eng, bias);
+      p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, mb},
+                              {DNNL_ARG_DST, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
     } else {
       p.prim.execute(stream, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w},
                               {DNNL_ARG_DIFF_SRC, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
@@ -330,7 +391,7 @@ void RunParallel(int kind, const Geometry& g, ffi::ThreadPool& pool, int threads
     if (kind == kFwd) {
       Run(kind, gi, 1, a + lo * img_x, b, out + lo * img_y, bias);
     } else if (kind == kBwdData) {
-      Run(kind, gi, 1, a + lo * img_y, b, out + lo * img_x);
+      Run(kind, gi, 1, a + lo * img_y, b, out + lo * img_x, bias);
     } else {
       float* dst = i == 0 ? out : static_cast<float*>(partial[i]);
       Run(kind, gi, 1, a + lo * img_x, b + lo * img_y, dst);
@@ -385,7 +446,7 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
                 ffi::ResultBuffer<ffi::F32> out, int64_t stride_h, int64_t stride_w,
                 int64_t pad_lo_h, int64_t pad_lo_w, int64_t pad_hi_h, int64_t pad_hi_w,
                 int64_t dil_h, int64_t dil_w, bool omp_only, float* bias = nullptr,
-                int64_t post = 0) {
+                int64_t post = 0, int64_t c_off = -1) {
   auto da = a.dimensions(), db = b.dimensions(), dout = out->dimensions();
   if (da.size() < 4 || db.size() < 4 || dout.size() < 4)
     return ffi::Error::InvalidArgument("onednn conv: operands must have rank >= 4");
@@ -411,6 +472,12 @@ ffi::Error Conv(int kind, ffi::ThreadPool& pool, ffi::Buffer<ffi::F32> a, ffi::B
   g.sh = stride_h, g.sw = stride_w, g.plh = pad_lo_h, g.plw = pad_lo_w;
   g.phh = pad_hi_h, g.phw = pad_hi_w, g.dh = dil_h, g.dw = dil_w;
   g.post = post;
+  // Forward with c_off >= 0: x's C channels are channels [c_off, c_off + C) of w's. Otherwise
+  // all of them.
+  g.cw = kind == kFwd ? B[2] : g.c;
+  g.c_off = kind == kFwd ? std::max<int64_t>(c_off, 0) : 0;
+  if (kind == kFwd && (c_off < 0 ? g.c != g.cw : g.c_off + g.c > g.cw))
+    return ffi::Error::InvalidArgument("onednn conv: input channels do not match the weights");
   if (g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.plh < 0 || g.plw < 0 || g.phh < 0 ||
       g.phw < 0)
     return ffi::Error::InvalidArgument("onednn conv: bad stride, dilation or padding");
@@ -497,7 +564,48 @@ ffi::Error ConvBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x, ffi::Buffer<f
     return ffi::Error::InvalidArgument("onednn conv: bias must be (O,) for weights (..., O)");
   return Guarded([&] {
     return Conv(kFwd, pool, x, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
-                bias.typed_data(), relu != 0 ? 2 : 1);
+                bias.typed_data(), kBias | (relu != 0 ? kRelu : 0));
+  });
+}
+
+// The backward-data convolution plus a bias (C,): a transposed convolution with bias, run as
+// oneDNN's deconvolution forward with the bias fused. Unbatched bias (vmap "sequential").
+ffi::Error ConvBwdDataBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> dy, ffi::Buffer<ffi::F32> w,
+                           ffi::Buffer<ffi::F32> bias, ffi::ResultBuffer<ffi::F32> out, int64_t sh,
+                           int64_t sw, int64_t plh, int64_t plw, int64_t phh, int64_t phw,
+                           int64_t dh, int64_t dw, int64_t omp) {
+  auto db = bias.dimensions(), dwt = w.dimensions();
+  if (db.size() != 1 || dwt.size() < 4 || db[0] != dwt[dwt.size() - 2])
+    return ffi::Error::InvalidArgument("onednn conv: bias must be (C,) for weights (..., C, O)");
+  return Guarded([&] {
+    return Conv(kBwdData, pool, dy, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
+                bias.typed_data(), kBias);
+  });
+}
+
+// The forward of a convolution over the channel concatenation of x0 and x1 with bias (and
+// ReLU), without forming the concatenation: conv(x0, w[:, :, :C0]) into out, then
+// conv(x1, w[:, :, C0:]) + bias added to it by oneDNN's sum post-op, then the ReLU. Each
+// reads its weights in place (a strided view of the HWIO kernel). Unbatched operands only
+// (vmap_method="sequential").
+ffi::Error ConvConcatBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x0, ffi::Buffer<ffi::F32> x1,
+                          ffi::Buffer<ffi::F32> w, ffi::Buffer<ffi::F32> bias,
+                          ffi::ResultBuffer<ffi::F32> out, int64_t sh, int64_t sw, int64_t plh,
+                          int64_t plw, int64_t phh, int64_t phw, int64_t dh, int64_t dw,
+                          int64_t omp, int64_t relu) {
+  auto d0 = x0.dimensions(), d1 = x1.dimensions(), dwt = w.dimensions(), db = bias.dimensions();
+  if (d0.size() != 4 || d1.size() != 4 || dwt.size() != 4 || db.size() != 1 || db[0] != dwt[3])
+    return ffi::Error::InvalidArgument(
+        "onednn conv concat: x0, x1 (N, H, W, C), w (KH, KW, C0 + C1, O), bias (O,)");
+  if (d0[0] != d1[0] || d0[1] != d1[1] || d0[2] != d1[2] || d0[3] + d1[3] != dwt[2])
+    return ffi::Error::InvalidArgument(
+        "onednn conv concat: x0 and x1 differ in N, H, W or their channels do not sum to w's");
+  return Guarded([&] {
+    ffi::Error e = Conv(kFwd, pool, x0, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
+                        nullptr, 0, 0);
+    if (e.failure()) return e;
+    return Conv(kFwd, pool, x1, w, out, sh, sw, plh, plw, phh, phw, dh, dw, omp != 0,
+                bias.typed_data(), kBias | kSum | (relu != 0 ? kRelu : 0), d0[3]);
   });
 }
 
@@ -527,6 +635,41 @@ XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_weights, ConvKind<kBwdWeig
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd_bias, ConvBias,
                               ffi::Ffi::Bind()
                                   .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("stride_h")
+                                  .Attr<int64_t>("stride_w")
+                                  .Attr<int64_t>("pad_lo_h")
+                                  .Attr<int64_t>("pad_lo_w")
+                                  .Attr<int64_t>("pad_hi_h")
+                                  .Attr<int64_t>("pad_hi_w")
+                                  .Attr<int64_t>("dil_h")
+                                  .Attr<int64_t>("dil_w")
+                                  .Attr<int64_t>("omp")
+                                  .Attr<int64_t>("relu"));
+
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data_bias, ConvBwdDataBias,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
+                                  .Ret<ffi::Buffer<ffi::F32>>()
+                                  .Attr<int64_t>("stride_h")
+                                  .Attr<int64_t>("stride_w")
+                                  .Attr<int64_t>("pad_lo_h")
+                                  .Attr<int64_t>("pad_lo_w")
+                                  .Attr<int64_t>("pad_hi_h")
+                                  .Attr<int64_t>("pad_hi_w")
+                                  .Attr<int64_t>("dil_h")
+                                  .Attr<int64_t>("dil_w")
+                                  .Attr<int64_t>("omp"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_concat_fwd_bias, ConvConcatBias,
+                              ffi::Ffi::Bind()
+                                  .Ctx<ffi::ThreadPool>()
+                                  .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
                                   .Arg<ffi::Buffer<ffi::F32>>()
