@@ -11,8 +11,10 @@ rounds, in ms. `models.convolution` picks per layer from numbers like these.
   python experiments/benchmarks/onednn_layers.py --layers=unet_inference --parts=forward
 
 `--layers=unet_inference`: the 3x3 convolutions of the benchmark's U-Net (features 32, depth 5)
-at the 12 MP inference benchmark's shapes (batch 4 of 512 x 512 tiles), where the weights of
-the deepest levels exceed the input (`models.convolution` keeps those on XLA's kernels).
+at the 12 MP inference benchmark's shapes (batches of 4 tiles of 576 x 576: 512 plus 32 of
+overlap on each side), where the weights of the deepest levels exceed the input
+(`models.convolution` runs those on oneDNN with one OpenMP team, the batch having >= 1024
+pixels). Runs before 2026-12-01 16:00 UTC used 512 x 512 tiles here.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ LAYERS = [(16, 64, 1, 64, 3), (16, 64, 64, 64, 3), (16, 64, 64, 1, 3), (16, 64, 
           (16, 64, 3, 32, 3), (16, 64, 32, 32, 3), (16, 32, 64, 64, 3), (16, 16, 128, 128, 3)]
 
 
-def unet_layers(batch: int = 4, side: int = 512, features: int = 32, depth: int = 5) -> list:
+def unet_layers(batch: int = 4, side: int = 576, features: int = 32, depth: int = 5) -> list:
   """The U-Net's 3x3 convolutions (encoder: in -> c, c -> c per level; decoder: 2c -> c, c -> c)
   at `batch` tiles of `side` pixels (the up-convolutions and the 1x1 head are not here)."""
   out = []
