@@ -275,9 +275,12 @@ def conv_bias_act(x, kernel, bias, activation: str | None = None):
   xs = tuple(x) if isinstance(x, (tuple, list)) else (x,)
   act = (lambda y: y) if activation is None else layers.activation(activation)
   dn = ("NHWC", "HWIO", "NHWC")
-  unfused = lambda *a: act(conv_general_dilated(
-      a[0] if len(a) == 3 else jnp.concatenate(a[:-2], axis=-1), a[-2], (1, 1), "SAME",
-      dimension_numbers=dn) + a[-1])
+
+  def unfused(*operands):  # (*inputs, kernel, bias)
+    *inputs, k, b = operands
+    z = inputs[0] if len(inputs) == 1 else jnp.concatenate(inputs, axis=-1)
+    return act(conv_general_dilated(z, k, (1, 1), "SAME", dimension_numbers=dn) + b)
+
   if len(xs) > 1 and any(x.ndim != 4 or x.shape[:3] != xs[0].shape[:3] for x in xs):
     raise ValueError(f"conv_bias_act: inputs to concatenate must be NHWC of one N, H, W; got "
                      f"{[x.shape for x in xs]}")

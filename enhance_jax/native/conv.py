@@ -7,9 +7,11 @@ input-gradient and weight-gradient convolutions are three FFI handlers of
 are bilinear), so `grad` of `grad` stays on oneDNN. `conv_bias` is the forward with a bias
 and optionally a ReLU applied inside the same oneDNN call (post-ops, a fourth handler);
 `conv_concat_bias` is that forward over the channel concatenation of two inputs without
-forming it (a fifth: the two halves of the kernel accumulate into one output).
+forming it (a fifth: the two parts of the kernel accumulate into one output);
+`conv_input_grad_bias` is the input gradient plus a bias, i.e. a transposed convolution with
+its bias (a sixth: oneDNN's deconvolution, bias fused).
 Under `vmap` the three get the batch as extra leading dims (`vmap_method="expand_dims"`); a
-batch of activations only is folded into N (one oneDNN call); `conv_bias` runs once per
+batch of activations only is folded into N (one oneDNN call); the other three run once per
 index. Runs on CPU only: callers pick it inside the CPU branch of `lax.platform_dependent`
 (`enhance_jax.models.convolution`), after `supported(...)`.
 """
