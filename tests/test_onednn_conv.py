@@ -182,24 +182,34 @@ def test_models_convolution_uses_onednn_on_cpu_only(monkeypatch):
 
 
 @needs_onednn
+@pytest.mark.parametrize("use_bias", [False, True], ids=["no_bias", "bias"])
 @pytest.mark.parametrize("kernel,strides,padding,hw", [
+    ((2, 2), (2, 2), "SAME", (4, 5)),               # U-Net up-convolution
     ((3, 3), (2, 2), ((1, 2), (1, 2)), (3, 6)),     # MIRNet's upsampler
     ((4, 4), (2, 2), "SAME", (5, 4)),               # pix2pix
     ((3, 3), (2, 2), "SAME", (4, 4)),               # denoising autoencoder
     ((3, 3), (2, 2), "VALID", (3, 5)),
     ((5, 5), (3, 3), "SAME", (2, 4)),
     ((4, 4), (2, 2), ((1, 2), (2, 1)), (3, 4)),
+    ((2, 3), (2, 3), "SAME", (3, 3)),
 ])
-def test_conv_transpose_on_onednn_backward_data(monkeypatch, kernel, strides, padding, hw):
-  """A transposed convolution whose kernel exceeds its stride runs as oneDNN's backward-data
-  convolution (no sub-pixel matmul): values, both gradients and grad of grad equal Flax's."""
+def test_conv_transpose_on_onednn(monkeypatch, kernel, strides, padding, hw, use_bias):
+  """A strided transposed convolution on oneDNN: with a bias, one deconvolution with the bias
+  fused (`conv_input_grad_bias`, every kernel size); without, the backward-data convolution
+  where the kernel exceeds the stride (else the sub-pixel matmul). No sub-pixel matmul on
+  oneDNN; values, both gradients and grad of grad equal Flax's; other platforms lower lax's
+  convolution."""
   monkeypatch.setattr(convolution, "use_onednn", True)
-  x = jax.random.normal(jax.random.key(0), (2, *hw, 3))
-  ours = convolution.ConvTranspose(5, kernel, strides, padding=padding, use_bias=False)
-  ref = nn.ConvTranspose(5, kernel, strides, padding=padding, use_bias=False)
+  x = jax.random.normal(jax.random.key(0), (3, *hw, 3))
+  ours = convolution.ConvTranspose(5, kernel, strides, padding=padding, use_bias=use_bias)
+  ref = nn.ConvTranspose(5, kernel, strides, padding=padding, use_bias=use_bias)
   params = ref.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda a: a + 0.3, params)  # a non-zero bias
   hlo = jax.jit(ours.apply).lower(params, x).as_text()
-  assert "enhance_onednn_conv_bwd_data" in hlo and "dot_general" not in hlo
+  on_onednn = use_bias or any(k > s for k, s in zip(kernel, strides))
+  assert ("enhance_onednn_conv_bwd_data_bias" in hlo) == use_bias
+  assert ("enhance_onednn_conv_bwd_data" in hlo) == on_onednn
+  assert ("dot_general" in hlo) == (not on_onednn)
   _assert_close(jax.jit(ours.apply)(params, x), ref.apply(params, x))
   loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))  # noqa: E731
   for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours), (0, 1)))(params, x)),
@@ -207,6 +217,8 @@ def test_conv_transpose_on_onednn_backward_data(monkeypatch, kernel, strides, pa
     _assert_close(got, want)
   gg = lambda m: jax.grad(lambda x: jnp.sum(jax.grad(loss(m), 1)(params, x) ** 2))  # noqa: E731
   _assert_close(jax.jit(gg(ours))(x), gg(ref)(x), tol=1e-4)
+  cuda = jax.jit(ours.apply).trace(params, x).lower(lowering_platforms=("cuda",)).as_text()
+  assert "enhance_onednn" not in cuda
 
 
 def test_backend_reports_what_runs(monkeypatch):
@@ -330,37 +342,6 @@ def test_conv_concat_bias_matches_lax(n, hw, c0, c1, o, relu):
   xs0, xs1 = jnp.stack([x0, -x0]), jnp.stack([x1, 2 * x1])
   vm = lambda f: jax.vmap(f, (0, 0, None, None))  # noqa: E731
   _assert_close(jax.jit(vm(ours))(xs0, xs1, w, b), vm(ref)(xs0, xs1, w, b))
-
-
-@needs_onednn
-@pytest.mark.parametrize("kernel,strides,padding,hw", [
-    ((2, 2), (2, 2), "SAME", (4, 5)),               # U-Net up-convolution
-    ((3, 3), (2, 2), ((1, 2), (1, 2)), (3, 6)),     # MIRNet's upsampler
-    ((4, 4), (2, 2), "SAME", (5, 4)),               # pix2pix
-    ((3, 3), (2, 2), "VALID", (3, 5)),
-    ((2, 3), (2, 3), "SAME", (3, 3)),
-])
-def test_conv_transpose_with_bias_is_one_deconvolution(monkeypatch, kernel, strides, padding, hw):
-  """A strided transposed convolution with a bias is one oneDNN deconvolution with the bias
-  fused (`conv_input_grad_bias`; no sub-pixel matmul, no bias pass): values, gradients and
-  grad of grad equal Flax's; other platforms lower lax's convolution."""
-  monkeypatch.setattr(convolution, "use_onednn", True)
-  x = jax.random.normal(jax.random.key(0), (3, *hw, 3))
-  ours = convolution.ConvTranspose(5, kernel, strides, padding=padding)
-  ref = nn.ConvTranspose(5, kernel, strides, padding=padding)
-  params = ref.init(jax.random.key(1), x)
-  params = jax.tree.map(lambda a: a + 0.3, params)  # a non-zero bias
-  hlo = jax.jit(ours.apply).lower(params, x).as_text()
-  assert "enhance_onednn_conv_bwd_data_bias" in hlo and "dot_general" not in hlo
-  _assert_close(jax.jit(ours.apply)(params, x), ref.apply(params, x))
-  loss = lambda m: lambda p, x: jnp.sum(jnp.sin(m.apply(p, x)))  # noqa: E731
-  for got, want in zip(jax.tree.leaves(jax.jit(jax.grad(loss(ours), (0, 1)))(params, x)),
-                       jax.tree.leaves(jax.grad(loss(ref), (0, 1))(params, x))):
-    _assert_close(got, want)
-  gg = lambda m: jax.grad(lambda x: jnp.sum(jax.grad(loss(m), 1)(params, x) ** 2))  # noqa: E731
-  _assert_close(jax.jit(gg(ours))(x), gg(ref)(x), tol=1e-4)
-  cuda = jax.jit(ours.apply).trace(params, x).lower(lowering_platforms=("cuda",)).as_text()
-  assert "enhance_onednn" not in cuda
 
 
 @needs_onednn

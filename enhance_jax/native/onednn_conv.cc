@@ -609,81 +609,36 @@ ffi::Error ConvConcatBias(ffi::ThreadPool pool, ffi::Buffer<ffi::F32> x0, ffi::B
   });
 }
 
-#define ENHANCE_BIND(kind)                   \
-  ffi::Ffi::Bind()                           \
-      .Ctx<ffi::ThreadPool>()                \
-      .Arg<ffi::Buffer<ffi::F32>>()          \
-      .Arg<ffi::Buffer<ffi::F32>>()          \
-      .Ret<ffi::Buffer<ffi::F32>>()          \
-      .Attr<int64_t>("stride_h")             \
-      .Attr<int64_t>("stride_w")             \
-      .Attr<int64_t>("pad_lo_h")             \
-      .Attr<int64_t>("pad_lo_w")             \
-      .Attr<int64_t>("pad_hi_h")             \
-      .Attr<int64_t>("pad_hi_w")             \
-      .Attr<int64_t>("dil_h")                \
-      .Attr<int64_t>("dil_w")                \
-      .Attr<int64_t>("omp")
+// Bindings: the thread pool, 2, 3 or 4 float32 buffers in, one out, then the attributes
+// every handler takes (the convolution's geometry and `omp`).
+#define ENHANCE_CONV_ATTRS                                                         \
+  .Attr<int64_t>("stride_h").Attr<int64_t>("stride_w").Attr<int64_t>("pad_lo_h")   \
+      .Attr<int64_t>("pad_lo_w").Attr<int64_t>("pad_hi_h").Attr<int64_t>("pad_hi_w") \
+      .Attr<int64_t>("dil_h").Attr<int64_t>("dil_w").Attr<int64_t>("omp")
+#define ENHANCE_ARG Arg<ffi::Buffer<ffi::F32>>()
+#define ENHANCE_BIND2                                                                     \
+  ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().ENHANCE_ARG.ENHANCE_ARG.Ret<ffi::Buffer<ffi::F32>>() \
+      ENHANCE_CONV_ATTRS
+#define ENHANCE_BIND3                                                                       \
+  ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().ENHANCE_ARG.ENHANCE_ARG.ENHANCE_ARG                \
+      .Ret<ffi::Buffer<ffi::F32>>() ENHANCE_CONV_ATTRS
+#define ENHANCE_BIND4                                                                       \
+  ffi::Ffi::Bind().Ctx<ffi::ThreadPool>().ENHANCE_ARG.ENHANCE_ARG.ENHANCE_ARG.ENHANCE_ARG    \
+      .Ret<ffi::Buffer<ffi::F32>>() ENHANCE_CONV_ATTRS
 
 }  // namespace
 
-XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd, ConvKind<kFwd>, ENHANCE_BIND(kFwd));
-XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data, ConvKind<kBwdData>,
-                              ENHANCE_BIND(kBwdData));
+// (x, w) / (dy, w) / (x, dy) -> y / dx / dw
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd, ConvKind<kFwd>, ENHANCE_BIND2);
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data, ConvKind<kBwdData>, ENHANCE_BIND2);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_weights, ConvKind<kBwdWeights>,
-                              ENHANCE_BIND(kBwdWeights));
+                              ENHANCE_BIND2);
+// (x, w, bias) -> y; (dy, w, bias) -> dx + bias; (x0, x1, w, bias) -> y
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_fwd_bias, ConvBias,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("stride_h")
-                                  .Attr<int64_t>("stride_w")
-                                  .Attr<int64_t>("pad_lo_h")
-                                  .Attr<int64_t>("pad_lo_w")
-                                  .Attr<int64_t>("pad_hi_h")
-                                  .Attr<int64_t>("pad_hi_w")
-                                  .Attr<int64_t>("dil_h")
-                                  .Attr<int64_t>("dil_w")
-                                  .Attr<int64_t>("omp")
-                                  .Attr<int64_t>("relu"));
-
-XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data_bias, ConvBwdDataBias,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("stride_h")
-                                  .Attr<int64_t>("stride_w")
-                                  .Attr<int64_t>("pad_lo_h")
-                                  .Attr<int64_t>("pad_lo_w")
-                                  .Attr<int64_t>("pad_hi_h")
-                                  .Attr<int64_t>("pad_hi_w")
-                                  .Attr<int64_t>("dil_h")
-                                  .Attr<int64_t>("dil_w")
-                                  .Attr<int64_t>("omp"));
+                              ENHANCE_BIND3.Attr<int64_t>("relu"));
+XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_bwd_data_bias, ConvBwdDataBias, ENHANCE_BIND3);
 XLA_FFI_DEFINE_HANDLER_SYMBOL(enhance_onednn_conv_concat_fwd_bias, ConvConcatBias,
-                              ffi::Ffi::Bind()
-                                  .Ctx<ffi::ThreadPool>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Arg<ffi::Buffer<ffi::F32>>()
-                                  .Ret<ffi::Buffer<ffi::F32>>()
-                                  .Attr<int64_t>("stride_h")
-                                  .Attr<int64_t>("stride_w")
-                                  .Attr<int64_t>("pad_lo_h")
-                                  .Attr<int64_t>("pad_lo_w")
-                                  .Attr<int64_t>("pad_hi_h")
-                                  .Attr<int64_t>("pad_hi_w")
-                                  .Attr<int64_t>("dil_h")
-                                  .Attr<int64_t>("dil_w")
-                                  .Attr<int64_t>("omp")
-                                  .Attr<int64_t>("relu"));
+                              ENHANCE_BIND4.Attr<int64_t>("relu"));
 
 // Benchmarks: 0 = split batches over XLA's pool where it applies, 1 = OpenMP team only.
 extern "C" void enhance_onednn_set_threading(int mode) { ThreadingMode().store(mode != 0); }
