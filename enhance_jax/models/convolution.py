@@ -381,8 +381,12 @@ class ConvTranspose(nn.Module):
       pads = tuple(_transpose_pads(k, s, self.padding) for k, s in zip(ks, strides))
     else:
       pads = tuple(tuple(p) for p in self.padding)
-    unfused = lambda x, k, b=None: (lambda y: y if b is None else y + b)(conv_general_dilated(
-        x, k, (1, 1), pads, lhs_dilation=strides, dimension_numbers=("NHWC", "HWIO", "NHWC")))
+
+    def unfused(x, k, b=None):
+      y = conv_general_dilated(x, k, (1, 1), pads, lhs_dilation=strides,
+                               dimension_numbers=("NHWC", "HWIO", "NHWC"))
+      return y if b is None else y + b
+
     fused = None
     if (bias is not None and x.dtype == kernel.dtype == bias.dtype == jnp.float32
         and max(strides) > 1 and min(min(p) for p in pads) >= 0):
