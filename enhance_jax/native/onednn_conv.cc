@@ -140,27 +140,21 @@ std::unique_ptr<Plan> MakePlan(int kind, const Geometry& g) {
                                                                     plan->w_prim));
     return plan;
   }
-  dnnl::convolution_forward::primitive_desc fwd_pd;
-  if (kind == kFwd && g.post != 0) {  // bias, then the sum and the ReLU as post-ops
-    dnnl::post_ops ops;
-    if (g.post & kSum) ops.append_sum(1.f);
-    if (g.post & kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
-    dnnl::primitive_attr fused = attr;
-    fused.set_post_ops(ops);
-    if (g.post & kBias) {
-      fwd_pd = dnnl::convolution_forward::primitive_desc(
-          eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
-          dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r, fused);
-    } else {
-      fwd_pd = dnnl::convolution_forward::primitive_desc(
-          eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
-          dst, strides, dil, pad_l, pad_r, fused);
-    }
-  } else {
-    fwd_pd = dnnl::convolution_forward::primitive_desc(
-        eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src, w_any,
-        dst, strides, dil, pad_l, pad_r, attr);
-  }
+  // The forward (for the backward kinds: their hint, g.post = 0): bias, then the sum and the
+  // ReLU as post-ops.
+  dnnl::post_ops ops;
+  if (g.post & kSum) ops.append_sum(1.f);
+  if (g.post & kRelu) ops.append_eltwise(dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+  dnnl::primitive_attr fwd_attr = attr;
+  fwd_attr.set_post_ops(ops);
+  auto fwd_pd = (g.post & kBias)
+      ? dnnl::convolution_forward::primitive_desc(
+            eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
+            w_any, dnnl::memory::desc({g.o}, dt::f32, tag::a), dst, strides, dil, pad_l, pad_r,
+            fwd_attr)
+      : dnnl::convolution_forward::primitive_desc(
+            eng, dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src,
+            w_any, dst, strides, dil, pad_l, pad_r, fwd_attr);
   if (kind == kFwd) {
     plan->prim = dnnl::convolution_forward(fwd_pd);
     plan->act_in = src;
@@ -258,17 +252,13 @@ void Run(int kind, const Geometry& g, int threads, float* a, float* b, float* ou
       p.w_reorder.execute(stream, w_user, w);
     }
     dnnl::memory in(p.act_in, eng, a), res(p.act_out, eng, out);
-    if (kind == kFwd && (g.post & kBias)) {
-      dnnl::memory mb(dnnl::memory::desc({g.o}, dt::f32, tag::a), eng, bias);
+    if (g.post & kBias) {  // a forward, or the deconvolution (dy its source, dx its destination)
+      dnnl::memory mb(dnnl::memory::desc({kind == kFwd ? g.o : g.c}, dt::f32, tag::a), eng, bias);
       p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, mb},
                               {DNNL_ARG_DST, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
     } else if (kind == kFwd) {
       p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, res},
                               {DNNL_ARG_SCRATCHPAD, scratch}});
-    } else if (g.post & kBias) {  // the deconvolution: dy is its source, dx its destination
-      dnnl::memory mb(dnnl::memory::desc({g.c}, dt::f32, tag::a), eng, bias);
-      p.prim.execute(stream, {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_BIAS, mb},
-                              {DNNL_ARG_DST, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
     } else {
       p.prim.execute(stream, {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, w},
                               {DNNL_ARG_DIFF_SRC, res}, {DNNL_ARG_SCRATCHPAD, scratch}});
